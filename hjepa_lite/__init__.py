@@ -1,0 +1,61 @@
+"""hjepa_lite: a Hierarchical I-JEPA with a Feature Pyramid Network, small enough to learn from.
+
+The seed's API::
+
+    from hjepa_lite import create_hjepa, create_hjepa_from_config
+    model = create_hjepa("vit_base_patch16_224", img_size=224, embed_dim=768,
+                         num_hierarchies=3, use_fpn=True, fpn_feature_dim=512,
+                         fpn_fusion_method="add")
+    outputs = model(images, mask, return_all_levels=True)   # predictions / targets per level
+    features = model.extract_features(images, level=1)       # (B, N_1, D)
+"""
+
+from .config import (
+    FPNConfig,
+    ModelConfig,
+    PredictorConfig,
+    create_hjepa,
+    create_hjepa_from_config,
+    load_config,
+)
+from .encoder import PatchEncoder
+from .fpn import FUSION_METHODS, UPSAMPLE_MODES, FeaturePyramid
+from .hjepa import HJEPA
+from .params import count_parameters, parameter_breakdown, seed_fpn_formula
+from .predictor import Predictor
+from .pyramid import (
+    POOLING_MODES,
+    build_pyramid,
+    level_grid_sizes,
+    pool_mask,
+    pool_tokens,
+    pooling_groups,
+    target_mask_pyramid,
+    upsample_tokens,
+)
+
+__all__ = [
+    "FPNConfig",
+    "FUSION_METHODS",
+    "HJEPA",
+    "ModelConfig",
+    "POOLING_MODES",
+    "PatchEncoder",
+    "FeaturePyramid",
+    "Predictor",
+    "PredictorConfig",
+    "UPSAMPLE_MODES",
+    "build_pyramid",
+    "count_parameters",
+    "create_hjepa",
+    "create_hjepa_from_config",
+    "level_grid_sizes",
+    "load_config",
+    "parameter_breakdown",
+    "pool_mask",
+    "pool_tokens",
+    "pooling_groups",
+    "seed_fpn_formula",
+    "target_mask_pyramid",
+    "upsample_tokens",
+]

@@ -1,0 +1,184 @@
+"""The pooling hierarchy: a multi-scale pyramid of patch tokens built by 2x2 average pooling.
+
+A ViT turns an image into a grid of ``h x w`` patch tokens, stored row-major as ``(B, N, D)``
+with ``N = h * w``. Level 0 of the pyramid is that grid; level ``l`` pools each 2x2 block of
+level ``l - 1``, so one level-``l`` cell covers a ``2**l x 2**l`` square of patches and holds
+their mean.
+
+Odd sizes round up (``ceil``): a 7x7 grid pools to 4x4, and the cells on the last row and
+column average the 1x2, 2x1 or 1x1 patches that exist there. No patch is ever dropped, and
+every cell is the exact mean of the patches it covers (each level is pooled from level 0
+with a ``2**l`` window; on even grids that equals pooling level ``l - 1`` again, on odd grids
+it weights the partial edge cells by their area).
+
+``pooling="1d_seed"`` reproduces the seed's flawed variant for teaching: it pools the
+*flattened* sequence in pairs, as if the image were one long row of N tokens (its level sizes
+are ``(1, n)``), so groups join the end of one image row to the start of the next.
+
+    >>> tokens = torch.randn(2, 7 * 7, 16)
+    >>> levels, sizes = build_pyramid(tokens, (7, 7), num_levels=3)
+    >>> [tuple(t.shape) for t in levels], sizes
+    ([(2, 49, 16), (2, 16, 16), (2, 4, 16)], [(7, 7), (4, 4), (2, 2)])
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+
+__all__ = [
+    "POOLING_MODES",
+    "build_pyramid",
+    "level_grid_sizes",
+    "max_levels",
+    "pool_mask",
+    "pool_tokens",
+    "pooling_groups",
+    "target_mask_pyramid",
+    "upsample_tokens",
+]
+
+POOLING_MODES = ("2d", "1d_seed")
+
+GridSize = tuple[int, int]
+
+
+def _check_pooling(pooling: str) -> None:
+    if pooling not in POOLING_MODES:
+        raise ValueError(f"pooling={pooling!r} is not supported; valid choices: {POOLING_MODES}")
+
+
+def _kernel(pooling: str, factor: int = 2) -> tuple[int, int]:
+    return (factor, factor) if pooling == "2d" else (1, factor)
+
+
+def _layout(grid_size: GridSize, pooling: str) -> GridSize:
+    """The (rows, cols) shape pooling works on: the image grid, or one long row for 1d_seed."""
+    h, w = grid_size
+    return (h, w) if pooling == "2d" else (1, h * w)
+
+
+def _pooled_size(size: GridSize, pooling: str) -> GridSize:
+    kh, kw = _kernel(pooling)
+    return (math.ceil(size[0] / kh), math.ceil(size[1] / kw))
+
+
+def max_levels(grid_size: GridSize, pooling: str = "2d") -> int:
+    """Number of levels until the pyramid reaches a single cell (8x8 -> 4: 8, 4, 2, 1)."""
+    _check_pooling(pooling)
+    size = _layout(grid_size, pooling)
+    return 1 + math.ceil(math.log2(max(size))) if max(size) > 1 else 1
+
+
+def level_grid_sizes(grid_size: GridSize, num_levels: int, pooling: str = "2d") -> list[GridSize]:
+    """Grid size of every level, finest first; raises ValueError if the grid is too small."""
+    _check_pooling(pooling)
+    limit = max_levels(grid_size, pooling)
+    if not 1 <= num_levels <= limit:
+        raise ValueError(
+            f"num_hierarchies={num_levels} does not fit the {grid_size[0]}x{grid_size[1]} patch "
+            f"grid with pooling={pooling!r}: valid range is 1..{limit} "
+            f"(pooling stops at a single cell)"
+        )
+    sizes = [_layout(grid_size, pooling)]
+    for _ in range(num_levels - 1):
+        sizes.append(_pooled_size(sizes[-1], pooling))
+    return sizes
+
+
+def pool_tokens(
+    tokens: torch.Tensor, size: GridSize, pooling: str = "2d", factor: int = 2
+) -> torch.Tensor:
+    """Average ``factor x factor`` blocks: ``(B, h*w, D)`` on a ``size`` grid -> ``(B, h'*w', D)``
+    with ``h' = ceil(h / factor)``; edge cells average only the patches that exist."""
+    h, w = size
+    grid = rearrange(tokens, "b (h w) d -> b d h w", h=h, w=w)
+    pooled = F.avg_pool2d(grid, _kernel(pooling, factor), ceil_mode=True)
+    return rearrange(pooled, "b d h w -> b (h w) d")
+
+
+def build_pyramid(
+    tokens: torch.Tensor, grid_size: GridSize, num_levels: int, pooling: str = "2d"
+) -> tuple[list[torch.Tensor], list[GridSize]]:
+    """Pool ``(B, N, D)`` patch tokens into ``num_levels`` levels.
+
+    Returns the per-level tokens ``[(B, N_0, D), (B, N_1, D), ...]`` (finest first) and
+    their grid sizes. Level 0 is ``tokens`` itself.
+    """
+    sizes = level_grid_sizes(grid_size, num_levels, pooling)
+    if tokens.shape[1] != sizes[0][0] * sizes[0][1]:
+        raise ValueError(
+            f"tokens have {tokens.shape[1]} positions but the grid {grid_size} has "
+            f"{grid_size[0] * grid_size[1]}"
+        )
+    levels = [tokens] + [
+        pool_tokens(tokens, sizes[0], pooling, factor=2**level) for level in range(1, num_levels)
+    ]
+    return levels, sizes
+
+
+def pool_mask(mask: torch.Tensor, size: GridSize, pooling: str = "2d") -> torch.Tensor:
+    """One step for a boolean ``(B, h*w)`` mask: a pooled cell is True only if *all* of the
+    cells it covers are True."""
+    h, w = size
+    outside = rearrange(~mask, "b (h w) -> b 1 h w", h=h, w=w).float()
+    any_outside = F.max_pool2d(outside, _kernel(pooling), ceil_mode=True)
+    return rearrange(any_outside == 0, "b 1 h w -> b (h w)")
+
+
+def target_mask_pyramid(
+    target_mask: torch.Tensor, grid_size: GridSize, num_levels: int, pooling: str = "2d"
+) -> list[torch.Tensor]:
+    """Per-level target masks ``[(B, N_l)]``: a level-l cell counts in the loss only if the
+    whole area it covers is a target at level 0."""
+    sizes = level_grid_sizes(grid_size, num_levels, pooling)
+    masks = [target_mask]
+    for size in sizes[:-1]:
+        masks.append(pool_mask(masks[-1], size, pooling))
+    return masks
+
+
+def pooling_groups(grid_size: GridSize, num_levels: int, pooling: str = "2d") -> list[torch.Tensor]:
+    """Which level-l cell each patch belongs to, as ``(h, w)`` long maps on the patch grid.
+
+    Computed from the definition (cell of patch (i, j) is (i >> l, j >> l) in 2-D, and
+    ``n >> l`` of the flattened index ``n`` in the seed's 1-D pooling), independently of
+    :func:`pool_tokens`, so tests and pictures can check one against the other.
+    """
+    sizes = level_grid_sizes(grid_size, num_levels, pooling)
+    h, w = grid_size
+    rows = torch.arange(h).view(h, 1)
+    cols = torch.arange(w).view(1, w)
+    flat = rows * w + cols
+    groups = []
+    for level, (_, level_w) in enumerate(sizes):
+        if pooling == "2d":
+            groups.append((rows >> level) * level_w + (cols >> level))
+        else:
+            groups.append(flat >> level)
+    return groups
+
+
+def upsample_tokens(
+    tokens: torch.Tensor, size: GridSize, out_size: GridSize, mode: str = "nearest"
+) -> torch.Tensor:
+    """Upsample ``(B, h*w, D)`` tokens to the exact ``out_size`` of the finer level.
+
+    ``mode="nearest"`` copies each coarse cell to its own children (every fine cell gets its
+    parent, also on odd sizes); ``"bilinear"`` blends the 2-D neighbours (the seed used
+    linear interpolation, which in its 1-D layout blended different image rows).
+    """
+    h, w = size
+    grid = rearrange(tokens, "b (h w) d -> b d h w", h=h, w=w)
+    if mode == "nearest":
+        for axis, (n_in, n_out) in ((-2, (h, out_size[0])), (-1, (w, out_size[1]))):
+            if n_in != n_out:
+                grid = grid.repeat_interleave(2, dim=axis).narrow(axis, 0, n_out)
+    elif mode == "bilinear":
+        grid = F.interpolate(grid, size=out_size, mode="bilinear", align_corners=False)
+    else:
+        raise ValueError(f"upsample mode {mode!r} is not supported; valid: ('nearest', 'bilinear')")
+    return rearrange(grid, "b d h w -> b (h w) d")

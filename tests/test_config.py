@@ -1,0 +1,162 @@
+"""Configs: every file in configs/ loads, every key is read, unknown keys and bad values fail."""
+
+import copy
+import dataclasses
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from hjepa_lite import ModelConfig, create_hjepa_from_config, load_config, parameter_breakdown
+from hjepa_lite.config import build_model
+
+CONFIGS = sorted((Path(__file__).parent.parent / "configs").glob("*.yaml"))
+TINY = Path(__file__).parent.parent / "configs" / "tiny_fpn_add.yaml"
+
+
+def leaves(tree, prefix=()):
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            yield from leaves(value, (*prefix, key))
+        else:
+            yield (*prefix, key), value
+
+
+def test_there_are_seed_and_tiny_configs():
+    names = {path.stem for path in CONFIGS}
+    assert {"seed_fpn_add", "seed_fpn_concat", "tiny_pool", "tiny_fpn_add"} <= names
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
+def test_every_key_of_every_config_round_trips(path):
+    config = load_config(path)
+    parsed = ModelConfig.from_dict(config["model"]).to_dict()
+    for keys, value in leaves(config["model"]):
+        got = parsed
+        for key in keys:
+            got = got[key]
+        assert got == value, f"{path.name}: model.{'.'.join(keys)} was not read"
+
+
+@pytest.mark.parametrize("path", [p for p in CONFIGS if p.stem.startswith("tiny")], ids=str)
+def test_tiny_configs_build_and_run(path):
+    model = create_hjepa_from_config(load_config(path))
+    n = model.num_patches
+    mask = torch.zeros(2, n)
+    mask[:, : n // 2] = 1
+    out = model(torch.randn(2, 3, 64, 64), mask)
+    assert len(out["predictions"]) == model.num_levels == 3
+
+
+def test_seed_vit_base_config_builds_with_the_seed_api():
+    """The seed's Example 1, loaded exactly as its Usage section does."""
+    with open(CONFIGS[0].parent / "seed_fpn_add.yaml") as f:
+        config = yaml.safe_load(f)
+    model = create_hjepa_from_config(config)
+    assert model.embed_dim == 768 and model.grid_size == (14, 14)
+    assert model.hierarchy.feature_dim == 512 and model.hierarchy.use_fpn
+
+
+# Each model key, changed (and another key cleared where they go together), must change the
+# model that is built, so no key is ignored.
+PERTURBATIONS = {
+    "encoder_type": ("vit_small_patch16_224", "embed_dim"),
+    "img_size": (32, None),
+    "patch_size": (16, None),
+    "embed_dim": (None, None),  # null = the encoder's width: checked below
+    "depth": (2, None),
+    "num_heads": (6, None),
+    "drop_path_rate": (0.3, None),
+    "grad_checkpointing": (True, None),
+    "num_hierarchies": (2, None),
+    "pooling": ("1d_seed", None),
+    "predictor.embed_dim": (48, None),
+    "predictor.depth": (1, None),
+    "predictor.num_heads": (6, None),
+    "fpn.use_fpn": (False, None),
+    "fpn.feature_dim": (64, None),
+    "fpn.fusion_method": ("concat", None),
+    "fpn.upsample": ("nearest", None),
+}
+
+
+def fingerprint(model):
+    encoder = model.context_encoder
+    return (
+        tuple(parameter_breakdown(model).values()),
+        model.grid_size,
+        model.hierarchy.pooling,
+        model.hierarchy.upsample,
+        encoder.grad_checkpointing,
+        encoder.num_heads,
+        model.predictor.blocks[0].attn.num_heads,
+        float(getattr(encoder.vit.blocks[-1].drop_path1, "drop_prob", 0.0)),
+    )
+
+
+def test_every_model_key_changes_the_model():
+    all_keys = {".".join(k) for k, _ in leaves(ModelConfig().to_dict())}
+    assert set(PERTURBATIONS) == all_keys, "add a perturbation for every new config key"
+    base = load_config(TINY)["model"]
+    reference = fingerprint(build_model(ModelConfig.from_dict(base)))
+    for key, (value, also_clear) in PERTURBATIONS.items():
+        if key == "embed_dim":
+            continue
+        changed = copy.deepcopy(base)
+        *parents, leaf = key.split(".")
+        node = changed
+        for parent in parents:
+            node = node[parent]
+        node[leaf] = value
+        if also_clear:
+            changed[also_clear] = None
+        model = build_model(ModelConfig.from_dict(changed))
+        assert fingerprint(model) != reference, f"model.{key} is not read"
+    assert build_model(ModelConfig.from_dict({**base, "embed_dim": None})).embed_dim == 192
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"use_fpn": True}, r"unknown config key 'model\.use_fpn'.*valid keys under 'model'"),
+        ({"fpn": {"fusion": "add"}}, r"unknown config key 'model\.fpn\.fusion'.*fusion_method"),
+        ({"predictor": {"width": 8}}, r"unknown config key 'model\.predictor\.width'"),
+        ({"fpn": {"fusion_method": "sum"}}, r"'model\.fpn\.fusion_method'='sum'.*'concat'"),
+        ({"num_hierarchies": "3"}, r"'model\.num_hierarchies' must be int"),
+        ({"fpn": {"use_fpn": "yes"}}, r"'model\.fpn\.use_fpn' must be bool"),
+        ({"img_size": None}, r"'model\.img_size' must be int, not null"),
+        ({"fpn": [1]}, r"config section 'model\.fpn' must be a mapping"),
+    ],
+)
+def test_bad_config_values_fail_with_the_key_named(change, message):
+    config = load_config(TINY)
+    for key, value in change.items():
+        if isinstance(value, dict) and isinstance(config["model"].get(key), dict):
+            config["model"][key].update(value)
+        else:
+            config["model"][key] = value
+    with pytest.raises(ValueError, match=message):
+        create_hjepa_from_config(config)
+
+
+def test_unknown_section_and_missing_model(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("model: {}\ntrainng: {}\n")
+    with pytest.raises(ValueError, match=r"unknown config section 'trainng'; valid sections"):
+        load_config(path)
+    with pytest.raises(ValueError, match="no 'model' section"):
+        create_hjepa_from_config({})
+
+
+def test_config_dataclasses_match_the_documented_schema():
+    """The schema in hjepa_lite.config's docstring lists every key (docs cannot drift)."""
+    import hjepa_lite.config as config_module
+
+    documented = yaml.safe_load(config_module.__doc__.split("::", 1)[1].split('"""')[0])
+    doc_keys = {".".join(k) for k, _ in leaves(documented["model"])}
+    assert doc_keys == {".".join(k) for k, _ in leaves(ModelConfig().to_dict())}
+    defaults = {".".join(k): v for k, v in leaves(dataclasses.asdict(ModelConfig()))}
+    for keys, value in leaves(documented["model"]):
+        if keys[-1] not in ("encoder_type", "embed_dim", "img_size"):
+            assert defaults[".".join(keys)] == value, f"default of {keys} differs from the doc"

@@ -1,0 +1,78 @@
+"""The hierarchy head: shapes on many grids, the FPN equations, and parameter counts."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hjepa_lite import FeaturePyramid, count_parameters, level_grid_sizes
+from hjepa_lite.pyramid import max_levels
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    grid=st.tuples(st.integers(1, 12), st.integers(1, 12)),
+    embed_dim=st.sampled_from([8, 24]),
+    feature_dim=st.sampled_from([None, 4, 16]),
+    fusion=st.sampled_from(["add", "concat"]),
+    upsample=st.sampled_from(["bilinear", "nearest"]),
+    use_fpn=st.booleans(),
+    data=st.data(),
+)
+def test_output_shapes_per_level(grid, embed_dim, feature_dim, fusion, upsample, use_fpn, data):
+    num_levels = data.draw(st.integers(1, max_levels(grid)))
+    head = FeaturePyramid(
+        embed_dim, grid, num_levels, use_fpn, feature_dim, fusion, upsample=upsample
+    )
+    outs = head(torch.randn(2, grid[0] * grid[1], embed_dim))
+    sizes = level_grid_sizes(grid, num_levels)
+    assert [tuple(o.shape) for o in outs] == [(2, h * w, embed_dim) for h, w in sizes]
+
+
+@pytest.mark.parametrize("fusion", ["add", "concat"])
+def test_fpn_follows_the_equations(fusion):
+    """Recompute a 3-level FPN by hand from the module's own weights (nearest upsampling)."""
+    torch.manual_seed(0)
+    head = FeaturePyramid(6, (4, 4), 3, True, 5, fusion, upsample="nearest")
+    tokens = torch.randn(1, 16, 6)
+    grid = tokens.view(1, 4, 4, 6)
+    level1 = grid.view(1, 2, 2, 2, 2, 6).mean((2, 4))  # (1, 2, 2, 6): 2x2 blocks
+    level2 = grid.mean((1, 2), keepdim=True)  # (1, 1, 1, 6)
+
+    def lin_norm(seq, x):
+        return F.layer_norm(seq[0](x), (5,), seq[1].weight, seq[1].bias)
+
+    def fuse(level, lateral, top_down):
+        if fusion == "add":
+            return lateral + top_down
+        return head.fuse[level].proj(torch.cat([lateral, top_down], -1))
+
+    fpn2 = lin_norm(head.lateral[2], level2)
+    up = fpn2.expand(1, 2, 2, 5)  # every level-1 cell's parent is the single level-2 cell
+    fpn1 = fuse(1, lin_norm(head.lateral[1], level1), lin_norm(head.top_down[1], up))
+    up = fpn1.repeat_interleave(2, 1).repeat_interleave(2, 2)  # parents of level-0 cells
+    fpn0 = fuse(0, lin_norm(head.lateral[0], grid), lin_norm(head.top_down[0], up))
+    expected = [head.project[i](x).reshape(1, -1, 6) for i, x in enumerate([fpn0, fpn1, fpn2])]
+    for got, want in zip(head(tokens), expected, strict=True):
+        torch.testing.assert_close(got, want)
+
+
+def test_parameter_counts_are_exact():
+    d, f, levels = 12, 8, 3
+    pool = FeaturePyramid(d, (8, 8), levels)
+    add = FeaturePyramid(d, (8, 8), levels, True, f, "add")
+    concat = FeaturePyramid(d, (8, 8), levels, True, f, "concat")
+    linear_norm = lambda i, o: i * o + o + 2 * o  # noqa: E731 (weight, bias, LayerNorm)
+    assert count_parameters(pool) == levels * (d * d + d)
+    fpn_add = levels * linear_norm(d, f) + (levels - 1) * linear_norm(f, f)
+    assert count_parameters(add) == fpn_add + levels * (f * d + d)
+    fuse = (levels - 1) * (2 * f * f + f)
+    assert count_parameters(concat) == count_parameters(add) + fuse
+
+
+def test_bad_choices_name_the_field_and_the_choices():
+    with pytest.raises(ValueError, match=r"fusion_method='sum'.*\('add', 'concat'\)"):
+        FeaturePyramid(8, (4, 4), 2, True, fusion_method="sum")
+    with pytest.raises(ValueError, match="upsample='cubic'.*valid choices"):
+        FeaturePyramid(8, (4, 4), 2, True, upsample="cubic")
