@@ -18,9 +18,12 @@ from .config import (
     create_hjepa_from_config,
     load_config,
 )
+from .datasets import build_dataset
 from .encoder import PatchEncoder
 from .fpn import FUSION_METHODS, UPSAMPLE_MODES, FeaturePyramid
 from .hjepa import HJEPA
+from .loss import hierarchical_loss
+from .masks import MaskBatch, MultiBlockMaskSampler
 from .params import count_parameters, parameter_breakdown, seed_fpn_formula
 from .predictor import Predictor
 from .pyramid import (
@@ -33,9 +36,18 @@ from .pyramid import (
     target_mask_pyramid,
     upsample_tokens,
 )
+from .shapes import ShapesDataset
+from .trainer import Trainer, load_trained
 
 __all__ = [
     "FPNConfig",
+    "MaskBatch",
+    "MultiBlockMaskSampler",
+    "ShapesDataset",
+    "Trainer",
+    "build_dataset",
+    "hierarchical_loss",
+    "load_trained",
     "FUSION_METHODS",
     "HJEPA",
     "ModelConfig",

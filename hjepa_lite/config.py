@@ -1,12 +1,13 @@
-"""Model configuration: the seed's YAML schema, validated, and the two factory functions.
+"""Configuration: the seed's YAML schema, validated, and the two model factory functions.
 
-Schema (every key optional; unknown keys are rejected with the list of valid ones)::
+Every key is optional (the defaults are shown); an unknown key or section is rejected with
+the list of valid ones, and every key is read by the code. Schema::
 
     model:
       encoder_type: vit_base_patch16_224   # a timm ViT name (architecture only, no weights)
       img_size: 224
       patch_size: null        # null -> the named model's patch size
-      embed_dim: 768          # must equal the named model's width (null -> that width)
+      embed_dim: null         # must equal the named model's width (null -> that width)
       depth: null             # null -> the named model's depth
       num_heads: null         # null -> the named model's heads
       drop_path_rate: 0.0
@@ -22,6 +23,32 @@ Schema (every key optional; unknown keys are rejected with the list of valid one
         feature_dim: null     # null -> embed_dim
         fusion_method: add    # add | concat
         upsample: bilinear    # bilinear | nearest
+    data:
+      dataset: shapes         # shapes | cifar10 | stl10 | imagefolder
+      root: data              # where real data sets live (relative to the working directory)
+      download: false         # let torchvision download cifar10 / stl10 (needs internet)
+      batch_size: 64          # per process
+      num_workers: 0
+    masks:                    # I-JEPA multi-block masks (fractions of the patch grid)
+      num_targets: 4
+      target_scale: [0.15, 0.2]
+      target_aspect: [0.75, 1.5]
+      context_scale: [0.85, 1.0]
+      min_context: null       # null -> the sampler's default for the grid
+    loss:
+      type: smooth_l1         # smooth_l1 | mse
+      level_weights: [1.0, 0.5, 0.25]   # one per level, finest first
+    train:
+      steps: 300              # optimizer steps (or set epochs instead)
+      epochs: null            # epochs over the data set; overrides steps when set
+      lr: 0.0005              # peak learning rate, after warmup
+      min_lr: 1.0e-06         # end of the cosine decay
+      warmup_steps: 30
+      weight_decay: [0.04, 0.4]     # cosine from the first to the second value
+      ema_momentum: [0.996, 1.0]    # linear from the first to the second value
+      grad_clip: 1.0          # max gradient norm (null = off)
+      seed: 0
+      checkpoint_every: 100   # steps between checkpoints (the last step is always saved)
 """
 
 from __future__ import annotations
@@ -37,12 +64,18 @@ import yaml
 from .encoder import PatchEncoder
 from .fpn import FUSION_METHODS, UPSAMPLE_MODES, FeaturePyramid
 from .hjepa import HJEPA
+from .loss import LOSS_TYPES
 from .predictor import Predictor
 from .pyramid import POOLING_MODES
 
 __all__ = [
     "CONFIG_SECTIONS",
+    "Config",
+    "DataConfig",
     "FPNConfig",
+    "LossConfig",
+    "MaskConfig",
+    "TrainConfig",
     "ModelConfig",
     "PredictorConfig",
     "create_hjepa",
@@ -50,14 +83,19 @@ __all__ = [
     "load_config",
 ]
 
-# Top-level sections of a config file, and who reads them.
-CONFIG_SECTIONS = ("model",)
+# Top-level sections of a config file.
+CONFIG_SECTIONS = ("model", "data", "masks", "loss", "train")
+
+DATASETS = ("shapes", "cifar10", "stl10", "imagefolder")
 
 _CHOICES = {
     "pooling": POOLING_MODES,
     "fusion_method": FUSION_METHODS,
     "upsample": UPSAMPLE_MODES,
+    "dataset": DATASETS,
+    "type": LOSS_TYPES,
 }
+_MAY_BE_ZERO = ("seed", "num_workers", "warmup_steps")
 
 
 @dataclass
@@ -96,7 +134,90 @@ class ModelConfig:
         return _from_dict(cls, data, path)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return _as_plain(self)
+
+
+@dataclass
+class DataConfig:
+    dataset: str = "shapes"
+    root: str = "data"
+    download: bool = False
+    batch_size: int = 64
+    num_workers: int = 0
+
+
+@dataclass
+class MaskConfig:
+    num_targets: int = 4
+    target_scale: tuple[float, float] = (0.15, 0.2)
+    target_aspect: tuple[float, float] = (0.75, 1.5)
+    context_scale: tuple[float, float] = (0.85, 1.0)
+    min_context: int | None = None
+
+
+@dataclass
+class LossConfig:
+    type: str = "smooth_l1"
+    level_weights: list[float] = field(default_factory=lambda: [1.0, 0.5, 0.25])
+
+
+@dataclass
+class TrainConfig:
+    steps: int | None = 300
+    epochs: int | None = None
+    lr: float = 5e-4
+    min_lr: float = 1e-6
+    warmup_steps: int = 30
+    weight_decay: tuple[float, float] = (0.04, 0.4)
+    ema_momentum: tuple[float, float] = (0.996, 1.0)
+    grad_clip: float | None = 1.0
+    seed: int = 0
+    checkpoint_every: int = 100
+
+
+@dataclass
+class Config:
+    """A whole config file: every section validated, with cross-section checks."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    masks: MaskConfig = field(default_factory=MaskConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Config:
+        _check_sections(data)
+        config = _from_dict(cls, data, "config")
+        levels = config.model.num_hierarchies
+        if len(config.loss.level_weights) != levels:
+            raise ValueError(
+                f"config key 'loss.level_weights' has {len(config.loss.level_weights)} values "
+                f"but model.num_hierarchies={levels}: give one weight per level"
+            )
+        if config.train.steps is None and config.train.epochs is None:
+            raise ValueError("config section 'train' needs 'steps' or 'epochs'")
+        return config
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> Config:
+        return cls.from_dict(load_config(path))
+
+    def to_dict(self) -> dict[str, Any]:
+        return _as_plain(self)
+
+
+def _as_plain(obj: Any) -> dict[str, Any]:
+    """dataclass -> plain dict of YAML types (tuples become lists)."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, tuple | list):
+            return [plain(v) for v in value]
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        return value
+
+    return plain(dataclasses.asdict(obj))
 
 
 def _type_name(annotation: str) -> str:
@@ -112,6 +233,8 @@ def _check_value(path: str, value: Any, annotation: str) -> Any:
         if optional:
             return None
         raise ValueError(f"config key '{path}' must be {_type_name(annotation)}, not null")
+    if base.startswith(("tuple[", "list[")):
+        return _check_sequence(path, value, base)
     if base == "bool":
         ok = isinstance(value, bool)
     elif base == "int":
@@ -130,9 +253,22 @@ def _check_value(path: str, value: Any, annotation: str) -> Any:
         raise ValueError(
             f"config key '{path}'={value!r} is invalid; valid choices: {_CHOICES[name]}"
         )
-    if base == "int" and value <= 0:
-        raise ValueError(f"config key '{path}' must be a positive integer; got {value}")
+    if base == "int" and value < (0 if name in _MAY_BE_ZERO else 1):
+        least = "a non-negative" if name in _MAY_BE_ZERO else "a positive"
+        raise ValueError(f"config key '{path}' must be {least} integer; got {value}")
     return value
+
+
+def _check_sequence(path: str, value: Any, annotation: str) -> tuple | list:
+    """``tuple[float, float]`` = an ordered (low, high) range; ``list[float]`` = any length."""
+    is_range = annotation.startswith("tuple[")
+    wanted = "a list [low, high] of two numbers" if is_range else "a list of numbers"
+    ok = isinstance(value, list | tuple) and all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in value
+    )
+    if not ok or (is_range and (len(value) != 2 or value[0] > value[1])) or not value:
+        raise ValueError(f"config key '{path}' must be {wanted}; got {value!r}")
+    return tuple(float(v) for v in value) if is_range else [float(v) for v in value]
 
 
 def _from_dict(cls: type, data: Mapping[str, Any], path: str) -> Any:
@@ -147,8 +283,8 @@ def _from_dict(cls: type, data: Mapping[str, Any], path: str) -> Any:
     values = {}
     for name, value in data.items():
         annotation = fields[name].type
-        key = f"{path}.{name}"
-        if annotation in ("PredictorConfig", "FPNConfig"):
+        key = name if path == "config" else f"{path}.{name}"
+        if annotation.endswith("Config"):
             values[name] = _from_dict(globals()[annotation], value or {}, key)
         else:
             values[name] = _check_value(key, value, annotation)

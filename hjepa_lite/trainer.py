@@ -1,0 +1,308 @@
+"""The training loop shared by the notebooks and ``python -m hjepa_lite train``.
+
+One optimizer step::
+
+    lr, weight decay, EMA momentum  <- schedules at this step
+    masks   <- multi-block sampler (context block minus 4 target blocks)
+    outputs <- model(images, mask, target_mask)            (DDP-wrapped under torchrun)
+    loss    <- sum_l w_l * loss_l on the valid target cells of each level
+    AdamW step (no weight decay on biases and norms), gradient clipping
+    EMA     <- target = m * target + (1 - m) * online      once, after the optimizer step
+
+Reproducibility: every step re-seeds its randomness (masks, drop-path) from
+``(seed, rank, step)``, and :mod:`hjepa_lite.loader` makes data order and crops a function
+of ``(seed, epoch, index)``. So the step number is the whole random state: a run resumed
+from a checkpoint repeats the uninterrupted run's losses exactly (on CPU).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from tqdm.auto import tqdm
+
+from .checkpoint import atomic_save, atomic_write_json, load_checkpoint
+from .config import Config, build_model
+from .datasets import build_dataset
+from .distributed import all_reduce_mean, choose_device, init_distributed, is_main, world
+from .hjepa import HJEPA
+from .loader import make_train_loader
+from .loss import hierarchical_loss
+from .masks import MultiBlockMaskSampler
+from .schedules import cosine, linear, warmup_cosine
+
+__all__ = ["Trainer", "load_trained", "param_groups"]
+
+CHECKPOINT = "last.pt"
+
+
+def param_groups(model: nn.Module) -> list[dict[str, Any]]:
+    """AdamW groups: weight decay on weight matrices only, none on biases and norm scales."""
+    decay, no_decay = [], []
+    for p in model.parameters():
+        if p.requires_grad:
+            (no_decay if p.ndim <= 1 else decay).append(p)
+    return [
+        {"params": decay, "apply_weight_decay": True},
+        {"params": no_decay, "apply_weight_decay": False, "weight_decay": 0.0},
+    ]
+
+
+def _step_seed(seed: int, rank: int, step: int) -> int:
+    return ((seed * 1_000_003 + rank) * 100_000_007 + step) % 2**62
+
+
+class Trainer:
+    """Pre-train an H-JEPA from a config.
+
+    Args:
+        config: a :class:`Config`, a config dict, or a YAML path.
+        out_dir: where ``last.pt`` (atomic checkpoints) and ``history.json`` go; None = keep
+            nothing on disk. An existing checkpoint there is resumed unless ``resume=False``.
+        device: "cpu", "cuda", "mps"; None = the best available.
+        progress: show a tqdm progress bar.
+        dataset: use this training data set instead of building ``config.data.dataset``.
+
+    After :meth:`fit`, ``history`` holds per-step lists: ``loss``, ``loss_<l>`` per level,
+    ``lr``, ``weight_decay``, ``momentum``, ``std_<l>`` (per-level std of the target
+    features across the batch: a collapse monitor, 0 = collapsed) and ``images_per_s``.
+    """
+
+    def __init__(
+        self,
+        config: Config | Mapping[str, Any] | str | os.PathLike,
+        out_dir: str | os.PathLike | None = None,
+        device: str | None = None,
+        progress: bool = True,
+        dataset: torch.utils.data.Dataset | None = None,
+        resume: bool = True,
+    ) -> None:
+        if isinstance(config, str | os.PathLike):
+            config = Config.from_yaml(config)
+        elif not isinstance(config, Config):
+            config = Config.from_dict(config)
+        self.config = config
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.progress = progress
+        self.device = choose_device(device)
+        init_distributed(self.device)
+        self.rank, self.world_size = world()
+
+        torch.manual_seed(config.train.seed)  # the same initial weights on every rank
+        self.model: HJEPA = build_model(config.model).to(self.device)
+        self.ddp = DistributedDataParallel(self.model) if self.world_size > 1 else None
+        if dataset is None:
+            dataset = build_dataset(
+                config.data.dataset,
+                split="train",
+                img_size=config.model.img_size,
+                root=config.data.root,
+                download=config.data.download,
+            )
+        self.loader = make_train_loader(
+            dataset,
+            config.data.batch_size,
+            config.train.seed,
+            config.data.num_workers,
+            self.world_size,
+            self.rank,
+        )
+        self.steps_per_epoch = self.loader.sampler.num_samples // config.data.batch_size
+        epochs = config.train.epochs
+        self.total_steps = epochs * self.steps_per_epoch if epochs else config.train.steps
+        masks = config.masks
+        self.masks = MultiBlockMaskSampler(
+            self.model.grid_size,
+            num_targets=masks.num_targets,
+            target_scale=masks.target_scale,
+            target_aspect=masks.target_aspect,
+            context_scale=masks.context_scale,
+            min_context=masks.min_context,
+        )
+        self.optimizer = torch.optim.AdamW(param_groups(self.model), lr=config.train.lr)
+        self.step = 0
+        levels = range(self.model.num_levels)
+        keys = ["loss", *(f"loss_{i}" for i in levels), "lr", "weight_decay", "momentum"]
+        keys += [*(f"std_{i}" for i in levels), "images_per_s"]
+        self.history: dict[str, list[float]] = {key: [] for key in keys}
+        if resume and self.checkpoint_path is not None and self.checkpoint_path.exists():
+            self.load(self.checkpoint_path)
+
+    @property
+    def checkpoint_path(self) -> Path | None:
+        return self.out_dir / CHECKPOINT if self.out_dir is not None else None
+
+    # -- one step ------------------------------------------------------------------------
+
+    def _set_schedules(self) -> dict[str, float]:
+        train, step, total = self.config.train, self.step, self.total_steps
+        values = {
+            "lr": warmup_cosine(step, total, train.lr, train.min_lr, train.warmup_steps),
+            "weight_decay": cosine(step, total, *train.weight_decay),
+            "momentum": linear(step, total, *train.ema_momentum),
+        }
+        for group in self.optimizer.param_groups:
+            group["lr"] = values["lr"]
+            if group["apply_weight_decay"]:
+                group["weight_decay"] = values["weight_decay"]
+        return values
+
+    def train_step(self, images: torch.Tensor) -> dict[str, float]:
+        """One optimizer step on a batch ``(B, 3, H, W)``; returns the logged values."""
+        start = time.perf_counter()
+        self.model.train()
+        generator = torch.Generator().manual_seed(
+            _step_seed(self.config.train.seed, self.rank, self.step)
+        )
+        torch.manual_seed(generator.initial_seed() + 1)  # drop-path, if enabled
+        values = self._set_schedules()
+        masks = self.masks(images.shape[0], generator=generator)
+        outputs = (self.ddp or self.model)(
+            images.to(self.device, non_blocking=True),
+            masks.mask.to(self.device),
+            target_mask=masks.target_mask.to(self.device),
+        )
+        loss, per_level = hierarchical_loss(
+            outputs, self.config.loss.level_weights, self.config.loss.type
+        )
+        if not torch.isfinite(loss):
+            where = f"; the checkpoint {self.checkpoint_path} is intact" if self.out_dir else ""
+            raise FloatingPointError(
+                f"loss became {loss.item()} at step {self.step}{where}. "
+                "Lower train.lr or check the input data."
+            )
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.config.train.grad_clip is not None:
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.config.train.grad_clip)
+        self.optimizer.step()
+        self.model.update_target(values["momentum"])
+        self.step += 1
+
+        stds = [t.mean(1).std(0).mean() for t in outputs["targets"]]
+        logged = all_reduce_mean(torch.stack([loss.detach(), *per_level, *stds]).float().cpu())
+        levels = self.model.num_levels
+        values["loss"] = logged[0].item()
+        for level in range(levels):
+            values[f"loss_{level}"] = logged[1 + level].item()
+            values[f"std_{level}"] = logged[1 + levels + level].item()
+        elapsed = time.perf_counter() - start
+        values["images_per_s"] = images.shape[0] * self.world_size / elapsed
+        for key, value in values.items():
+            self.history[key].append(value)
+        return values
+
+    # -- the loop ------------------------------------------------------------------------
+
+    def fit(self, callback: Callable[[Trainer], None] | None = None) -> dict[str, list[float]]:
+        """Train until ``total_steps``; ``callback(trainer)`` runs after every step."""
+        epoch, batch = divmod(self.step, self.steps_per_epoch)
+        bar = tqdm(
+            total=self.total_steps,
+            initial=self.step,
+            disable=not (self.progress and is_main()),
+            desc="H-JEPA",
+            unit="step",
+        )
+        try:
+            while self.step < self.total_steps:
+                self.loader.sampler.set_position(epoch, batch)
+                self.loader.dataset.set_epoch(epoch)
+                for images, _ in self.loader:
+                    values = self.train_step(images)
+                    bar.update(1)
+                    bar.set_postfix(_postfix(values, self.model.num_levels), refresh=False)
+                    done = self.step >= self.total_steps
+                    if done or self.step % self.config.train.checkpoint_every == 0:
+                        self.save()
+                    if callback is not None:
+                        callback(self)
+                    if done:
+                        break
+                epoch, batch = epoch + 1, 0
+        except KeyboardInterrupt:
+            if is_main() and self.out_dir is not None:
+                print(
+                    f"\nInterrupted at step {self.step}. The checkpoint {self.checkpoint_path} "
+                    "is intact: Trainer(config, out_dir) resumes from it exactly."
+                )
+            raise
+        finally:
+            bar.close()
+        if self.world_size > 1:
+            self.check_replicas()
+        if is_main() and self.out_dir is not None:
+            atomic_write_json(self.history, self.out_dir / "history.json")
+        return self.history
+
+    def check_replicas(self) -> None:
+        """Under DDP: raise unless every rank holds the same online and EMA weights."""
+        state = self.model.state_dict()
+        local = torch.stack([t.double().sum() for t in state.values()]).cpu()
+        gathered = [torch.empty_like(local) for _ in range(self.world_size)]
+        torch.distributed.all_gather(gathered, local)
+        if any(not torch.equal(gathered[0], other) for other in gathered[1:]):
+            raise RuntimeError("DDP replicas diverged: ranks hold different weights")
+        if is_main():
+            print(f"weights identical on {self.world_size} ranks after step {self.step}")
+
+    # -- checkpoints ---------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "format": 1,
+            "config": self.config.to_dict(),
+            "step": self.step,
+            "total_steps": self.total_steps,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "history": self.history,
+        }
+
+    def save(self) -> None:
+        """Write ``out_dir/last.pt`` atomically (rank 0 only; no-op without ``out_dir``)."""
+        if is_main() and self.checkpoint_path is not None:
+            atomic_save(self.state_dict(), self.checkpoint_path)
+
+    def load(self, path: str | os.PathLike) -> None:
+        """Resume from a checkpoint of the same model, data, masks and loss settings."""
+        state = load_checkpoint(path, map_location=self.device)
+        saved, current = state["config"], self.config.to_dict()
+        for section in ("model", "data", "masks", "loss"):
+            if saved[section] != current[section]:
+                raise ValueError(
+                    f"cannot resume from {path}: its '{section}' config differs from this one "
+                    f"({saved[section]} vs {current[section]}); use another out_dir or "
+                    "resume=False (CLI: --fresh)"
+                )
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.step = state["step"]
+        self.history = state["history"]
+        if is_main() and self.progress:
+            print(f"Resuming from {path} at step {self.step} of {self.total_steps}.")
+
+
+def _postfix(values: dict[str, float], levels: int) -> dict[str, str]:
+    postfix = {"loss": f"{values['loss']:.3f}"}
+    postfix.update({f"L{i}": f"{values[f'loss_{i}']:.3f}" for i in range(levels)})
+    postfix["img/s"] = f"{values['images_per_s']:.0f}"
+    return postfix
+
+
+def load_trained(path: str | os.PathLike, device: str = "cpu") -> tuple[HJEPA, dict]:
+    """A trained model (in eval mode) and its history from a checkpoint file or run folder."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / CHECKPOINT
+    state = load_checkpoint(path, map_location=device)
+    model = build_model(Config.from_dict(state["config"]).model)
+    model.load_state_dict(state["model"])
+    return model.to(device).eval(), state["history"]

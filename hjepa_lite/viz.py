@@ -1,0 +1,95 @@
+"""Pictures of tokens: patches, per-level feature maps (PCA -> RGB), pooling groups, masks.
+
+Pure functions return arrays; the ``plot_*`` helpers only draw them with matplotlib.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from einops import rearrange
+
+__all__ = [
+    "group_colors",
+    "load_sample_photo",
+    "patchify",
+    "pca_rgb",
+    "pca_rgb_levels",
+    "plot_levels",
+    "unpatchify",
+]
+
+
+def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
+    """``(B, C, H, W) -> (B, N, C*p*p)``: non-overlapping patches, row-major."""
+    return rearrange(images, "b c (h p) (w q) -> b (h w) (c p q)", p=patch_size, q=patch_size)
+
+
+def unpatchify(tokens: torch.Tensor, grid_size: tuple[int, int], patch_size: int) -> torch.Tensor:
+    """Inverse of :func:`patchify`: ``(B, N, C*p*p) -> (B, C, H, W)``."""
+    h, w = grid_size
+    return rearrange(
+        tokens, "b (h w) (c p q) -> b c (h p) (w q)", h=h, w=w, p=patch_size, q=patch_size
+    )
+
+
+def load_sample_photo(size: int = 224) -> torch.Tensor:
+    """A real photo that ships with matplotlib (Grace Hopper), ``(3, size, size)`` in [0, 1]."""
+    from matplotlib import cbook
+    from PIL import Image
+
+    with cbook.get_sample_data("grace_hopper.jpg") as f:
+        image = Image.open(f).convert("RGB")
+    side = min(image.size)
+    left, top = (image.width - side) // 2, (image.height - side) // 2
+    image = image.crop((left, top, left + side, top + side)).resize((size, size), Image.BICUBIC)
+    return torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1).float() / 255
+
+
+def _pca_basis(tokens: torch.Tensor, k: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
+    mean = tokens.mean(0, keepdim=True)
+    _, _, v = torch.linalg.svd(tokens - mean, full_matrices=False)
+    return mean, v[:k].T
+
+
+def _to_unit(values: torch.Tensor, low: torch.Tensor, high: torch.Tensor) -> np.ndarray:
+    return ((values - low) / (high - low).clamp_min(1e-8)).clamp(0, 1).numpy()
+
+
+def pca_rgb(tokens: torch.Tensor, grid_size: tuple[int, int]) -> np.ndarray:
+    """First three principal components of ``(N, D)`` tokens as an ``(h, w, 3)`` RGB image."""
+    return pca_rgb_levels([tokens], [grid_size])[0]
+
+
+def pca_rgb_levels(levels: list[torch.Tensor], sizes: list[tuple[int, int]]) -> list[np.ndarray]:
+    """PCA -> RGB for several levels of one image with ONE shared basis and colour scale, so
+    the same colour means the same feature direction on every level. ``levels[l]``: (N_l, D)."""
+    levels = [t.detach().float().cpu() for t in levels]
+    mean, basis = _pca_basis(torch.cat(levels))
+    projected = [(t - mean) @ basis for t in levels]
+    everything = torch.cat(projected)
+    low, high = everything.quantile(0.01, dim=0), everything.quantile(0.99, dim=0)
+    return [
+        _to_unit(p, low, high).reshape(h, w, -1) for p, (h, w) in zip(projected, sizes, strict=True)
+    ]
+
+
+def group_colors(groups: torch.Tensor, seed: int = 0) -> np.ndarray:
+    """``(h, w)`` group ids -> ``(h, w, 3)`` image, one random colour per group."""
+    rng = np.random.default_rng(seed)
+    palette = rng.uniform(0.15, 1.0, size=(int(groups.max()) + 1, 3))
+    return palette[groups.numpy()]
+
+
+def plot_levels(images: list[np.ndarray], titles: list[str], axes=None, **imshow):
+    """Draw one image per level side by side; returns the matplotlib axes."""
+    import matplotlib.pyplot as plt
+
+    if axes is None:
+        _, axes = plt.subplots(1, len(images), figsize=(3 * len(images), 3))
+    for ax, image, title in zip(np.atleast_1d(axes), images, titles, strict=True):
+        ax.imshow(image, interpolation="nearest", **imshow)
+        ax.set_title(title)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    return axes

@@ -1,0 +1,98 @@
+"""Embedded Shapes data and the data set entry point (no network anywhere)."""
+
+import pytest
+import torch
+from PIL import Image
+
+from hjepa_lite.datasets import build_dataset, eval_transform, train_transform
+from hjepa_lite.shapes import CLASSES, SIZES, ShapesDataset, render_shapes
+
+
+@pytest.fixture(scope="module")
+def batch():
+    return render_shapes(360, img_size=64, patch_size=8, seed=0)
+
+
+def test_render_is_deterministic(batch):
+    again = render_shapes(360, img_size=64, patch_size=8, seed=0)
+    assert torch.equal(batch.images, again.images) and torch.equal(batch.labels, again.labels)
+    assert not torch.equal(batch.images, render_shapes(360, 64, 8, seed=1).images)
+
+
+def test_shapes_types_and_balance(batch):
+    assert batch.images.shape == (360, 3, 64, 64) and batch.images.dtype == torch.uint8
+    assert batch.masks.shape == (360, 64, 64) and batch.masks.dtype == torch.bool
+    pairs = batch.labels * len(SIZES) + batch.sizes
+    assert torch.bincount(pairs, minlength=18).tolist() == [20] * 18
+
+
+def test_object_sizes_are_relative_to_the_patch(batch):
+    """Small objects span about one 8-px patch; the buckets grow in order."""
+    extents = {s: [] for s in range(3)}
+    for mask, size in zip(batch.masks, batch.sizes, strict=True):
+        rows, cols = mask.nonzero(as_tuple=True)
+        extents[int(size)].append(max(rows.max() - rows.min(), cols.max() - cols.min()) + 1)
+    small = torch.tensor(extents[0], dtype=torch.float) / 8
+    assert small.min() >= 0.6 and small.max() <= 1.6
+    means = [torch.tensor(extents[s], dtype=torch.float).mean() for s in range(3)]
+    assert means[0] < means[1] < means[2]
+    assert (batch.masks.flatten(1).sum(1) >= 10).all(), "every object is drawn"
+
+
+def test_class_is_not_given_away_by_colour(batch):
+    """A nearest-class-mean classifier on mean RGB stays near chance."""
+    colour = batch.images.float().mean((2, 3))
+    train, test = slice(0, 240), slice(240, 360)
+    means = torch.stack([colour[train][batch.labels[train] == c].mean(0) for c in range(6)])
+    predicted = torch.cdist(colour[test], means).argmin(1)
+    accuracy = (predicted == batch.labels[test]).float().mean()
+    assert accuracy < 1 / len(CLASSES) + 0.1
+
+
+def test_dataset_items_and_splits():
+    train = ShapesDataset("train", num_images=36)
+    test = ShapesDataset("test", num_images=36)
+    image, label = train[0]
+    assert image.shape == (3, 64, 64) and image.dtype == torch.float32 and image.min() >= 0
+    assert isinstance(label, int) and label == int(train.labels[0])
+    assert not torch.equal(train.images, test.images)
+    with pytest.raises(ValueError, match=r"split='val'.*\('train', 'test'\)"):
+        ShapesDataset("val")
+
+
+def test_build_shapes_augments_only_training_splits():
+    train = build_dataset("shapes", "train", img_size=64)
+    test = build_dataset("shapes", "test", img_size=64)
+    a, b = train[0][0], train[0][0]
+    assert a.shape == (3, 64, 64) and not torch.equal(a, b), "random crops differ"
+    assert torch.equal(test[0][0], test[0][0])
+
+
+def test_imagefolder_from_a_tmp_dir(tmp_path):
+    for cls in ("cats", "dogs"):
+        folder = tmp_path / "train" / cls
+        folder.mkdir(parents=True)
+        for i in range(3):
+            Image.new("RGB", (40, 30), (40 * i, 100, 200)).save(folder / f"{i}.png")
+    data = build_dataset("imagefolder", "train", img_size=32, root=tmp_path, augment=False)
+    assert len(data) == 6 and data.classes == ["cats", "dogs"]
+    image, label = data[5]
+    assert image.shape == (3, 32, 32) and label == 1
+    with pytest.raises(FileNotFoundError, match="no imagefolder data found"):
+        build_dataset("imagefolder", "val", root=tmp_path)
+
+
+def test_eval_transform_treats_pil_and_tensor_alike():
+    pil = Image.new("RGB", (48, 48), (10, 120, 250))
+    tensor = torch.tensor([10, 120, 250], dtype=torch.float).view(3, 1, 1).expand(3, 48, 48) / 255
+    torch.testing.assert_close(eval_transform(32)(pil), eval_transform(32)(tensor))
+    assert train_transform(32)(pil).shape == (3, 32, 32)
+
+
+def test_bad_names_and_missing_downloads(tmp_path):
+    with pytest.raises(ValueError, match=r"dataset 'mnist'.*\('shapes', 'cifar10'"):
+        build_dataset("mnist")
+    with pytest.raises(ValueError, match=r"split='unlabeled' is not a cifar10 split"):
+        build_dataset("cifar10", "unlabeled", root=tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"no cifar10 data found.*download=True"):
+        build_dataset("cifar10", "train", root=tmp_path, download=False)

@@ -1,0 +1,185 @@
+"""The trainer: determinism, exact resume, atomic checkpoints, NaN guard, schedules, DDP."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+import hjepa_lite.trainer as trainer_module
+from hjepa_lite.checkpoint import atomic_save, load_checkpoint
+from hjepa_lite.shapes import ShapesDataset
+from hjepa_lite.trainer import Trainer, load_trained
+
+REPO = Path(__file__).parent.parent
+
+
+def tiny_config(steps=6, **train):
+    return {
+        "model": {
+            "encoder_type": "vit_tiny_patch16_224",
+            "img_size": 64,
+            "patch_size": 8,
+            "depth": 1,
+            "num_hierarchies": 3,
+            "predictor": {"embed_dim": 48, "depth": 1},
+        },
+        "data": {"batch_size": 8},
+        "train": {"steps": steps, "warmup_steps": 2, "checkpoint_every": 2, **train},
+    }
+
+
+@pytest.fixture(scope="module")
+def data():
+    from hjepa_lite.datasets import train_transform
+
+    return ShapesDataset("train", img_size=64, num_images=64, transform=train_transform(64))
+
+
+def run(config, data, out_dir=None, callback=None, resume=True):
+    trainer = Trainer(config, out_dir=out_dir, progress=False, dataset=data, resume=resume)
+    trainer.fit(callback)
+    return trainer
+
+
+def test_same_seed_same_losses_and_another_seed_differs(data):
+    a = run(tiny_config(), data).history["loss"]
+    b = run(tiny_config(), data).history["loss"]
+    c = run(tiny_config(seed=1), data).history["loss"]
+    assert len(a) == 6 and a == b
+    assert a != c
+
+
+def test_resume_after_interrupt_repeats_the_uninterrupted_run_exactly(data, tmp_path):
+    """Steps cross an epoch boundary (64 images / batch 8 = 8 steps per epoch)."""
+    full = run(tiny_config(steps=12, checkpoint_every=5), data, tmp_path / "full")
+
+    def interrupt_at_7(trainer):
+        if trainer.step == 7:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(tiny_config(steps=12, checkpoint_every=5), data, tmp_path / "cut", interrupt_at_7)
+    assert load_checkpoint(tmp_path / "cut" / "last.pt")["step"] == 5
+    resumed = run(tiny_config(steps=12, checkpoint_every=5), data, tmp_path / "cut")
+    timing = "images_per_s"  # wall-clock: the only logged value allowed to differ
+    assert resumed.history.keys() == full.history.keys()
+    for key in full.history:
+        if key != timing:
+            assert resumed.history[key] == full.history[key], key  # bit for bit
+    full_state, resumed_state = full.model.state_dict(), resumed.model.state_dict()
+    for key in full_state:
+        torch.testing.assert_close(full_state[key], resumed_state[key], rtol=0, atol=0)
+
+
+def test_resume_refuses_a_different_model(data, tmp_path):
+    run(tiny_config(steps=2), data, tmp_path)
+    other = tiny_config(steps=2)
+    other["model"]["num_hierarchies"] = 2
+    other["loss"] = {"level_weights": [1.0, 0.5]}
+    with pytest.raises(ValueError, match="'model' config differs"):
+        Trainer(other, out_dir=tmp_path, progress=False, dataset=data)
+
+
+def test_nan_loss_stops_with_the_step_named(data, tmp_path, monkeypatch):
+    real = trainer_module.hierarchical_loss
+    calls = {"n": 0}
+
+    def nan_at_third_call(*args, **kwargs):
+        calls["n"] += 1
+        loss, per_level = real(*args, **kwargs)
+        return (loss * float("nan") if calls["n"] == 3 else loss), per_level
+
+    monkeypatch.setattr(trainer_module, "hierarchical_loss", nan_at_third_call)
+    with pytest.raises(FloatingPointError, match=r"loss became nan at step 2.*last\.pt is intact"):
+        run(tiny_config(), data, tmp_path)
+    assert load_checkpoint(tmp_path / "last.pt")["step"] == 2
+
+
+def test_an_interrupted_save_leaves_the_old_checkpoint_intact(tmp_path, monkeypatch):
+    path = tmp_path / "last.pt"
+    atomic_save({"step": 1, "w": torch.ones(3)}, path)
+
+    def save_then_interrupt(obj, f):
+        f.write(b"half a checkpoint")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch, "save", save_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        atomic_save({"step": 2}, path)
+    assert load_checkpoint(path)["step"] == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["last.pt"], "no temporary file left"
+
+
+def test_schedules_optimizer_groups_and_ema_in_history(data):
+    trainer = run(tiny_config(steps=6, lr=1e-3, min_lr=1e-5), data)
+    h = trainer.history
+    assert h["momentum"][0] == pytest.approx(0.996) and h["momentum"][-1] == pytest.approx(1.0)
+    assert h["weight_decay"][0] == pytest.approx(0.04) and h["weight_decay"][-1] == 0.4
+    assert h["lr"][:2] == pytest.approx([5e-4, 1e-3]) and h["lr"][-1] == pytest.approx(1e-5)
+    decay, no_decay = trainer.optimizer.param_groups
+    assert all(p.ndim >= 2 for p in decay["params"]) and no_decay["weight_decay"] == 0.0
+    assert all(p.ndim <= 1 for p in no_decay["params"])
+    assert all(s > 0 for s in h["std_0"])
+
+
+def test_ema_moves_only_after_a_step_and_toward_the_online_weights(data):
+    trainer = Trainer(tiny_config(steps=1), progress=False, dataset=data)
+    target_before = [p.clone() for p in trainer.model.target_encoder.parameters()]
+    trainer.fit()
+    m = trainer.history["momentum"][0]
+    for before, online, after in zip(
+        target_before,
+        trainer.model.context_encoder.parameters(),
+        trainer.model.target_encoder.parameters(),
+        strict=True,
+    ):
+        torch.testing.assert_close(after, m * before + (1 - m) * online)
+
+
+def test_load_trained_returns_the_trained_model(data, tmp_path):
+    trainer = run(tiny_config(steps=2), data, tmp_path)
+    model, history = load_trained(tmp_path)
+    assert history["loss"] == trainer.history["loss"] and not model.training
+    images = torch.randn(2, 3, 64, 64)
+    torch.testing.assert_close(
+        model.extract_features(images, 1), trainer.model.eval().extract_features(images, 1)
+    )
+
+
+def test_cli_trains_writes_a_checkpoint_and_resumes(tmp_path):
+    config = tmp_path / "tiny.yaml"
+    cfg = tiny_config(steps=2)
+    cfg["model"]["img_size"] = 32
+    config.write_text(yaml.safe_dump(cfg))
+    command = [sys.executable, "-m", "hjepa_lite", "train", "--config", str(config)]
+    command += ["--out", str(tmp_path / "run"), "--no-progress"]
+    first = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "finished step 2 of 2" in first.stdout
+    second = subprocess.run(
+        [*command, "--steps", "3"], capture_output=True, text=True, timeout=300, cwd=tmp_path
+    )
+    assert "Resuming from" not in second.stdout  # --no-progress keeps it quiet
+    assert "finished step 3 of 3" in second.stdout, second.stderr
+
+
+@pytest.mark.slow
+def test_torchrun_two_cpu_ranks_end_with_identical_weights(tmp_path):
+    config = tmp_path / "tiny.yaml"
+    cfg = tiny_config(steps=3)
+    cfg["model"]["img_size"] = 32
+    config.write_text(yaml.safe_dump(cfg))
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    command = [*torchrun, "-m", "hjepa_lite", "train", "--config", str(config)]
+    command += ["--out", str(tmp_path / "run"), "--no-progress"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=600, cwd=tmp_path, env=env
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "weights identical on 2 ranks after step 3" in result.stdout
+    assert load_checkpoint(tmp_path / "run" / "last.pt")["step"] == 3
