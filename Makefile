@@ -26,11 +26,14 @@ $(STAMP): requirements-lock.txt pyproject.toml
 	cp jupyter/overrides.json $(LAB_SETTINGS)/overrides.json
 	touch $(STAMP)
 
-# User settings and workspaces go inside .venv too: nothing is written to ~/.jupyter.
-lab: install
+# Jupyter's config, data, settings and workspaces live inside .venv too: nothing is written
+# to ~/.jupyter or ~/.local/share/jupyter.
+JUPYTER_ENV := JUPYTER_CONFIG_DIR=$(VENV)/etc/jupyter JUPYTER_DATA_DIR=$(VENV)/share/jupyter \
 	JUPYTERLAB_SETTINGS_DIR=$(VENV)/share/jupyter/lab/user-settings \
-	JUPYTERLAB_WORKSPACES_DIR=$(VENV)/share/jupyter/lab/workspaces \
-	$(BIN)/jupyter lab $(ROOT_FLAG) $(LAB_ARGS) notebooks/00_overview.ipynb
+	JUPYTERLAB_WORKSPACES_DIR=$(VENV)/share/jupyter/lab/workspaces
+
+lab: install
+	$(JUPYTER_ENV) $(BIN)/jupyter lab $(ROOT_FLAG) $(LAB_ARGS) notebooks/00_overview.ipynb
 
 lint: install
 	$(BIN)/ruff check $(LINT_PATHS)
