@@ -26,6 +26,9 @@ def _atomic_write(path: Path, write) -> None:
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes files private; use the usual mode
         os.replace(tmp, path)
     except BaseException:  # also KeyboardInterrupt: never leave a half-written file behind
         Path(tmp).unlink(missing_ok=True)

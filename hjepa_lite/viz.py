@@ -15,6 +15,7 @@ __all__ = [
     "patchify",
     "pca_rgb",
     "pca_rgb_levels",
+    "plot_history",
     "plot_levels",
     "unpatchify",
 ]
@@ -92,4 +93,34 @@ def plot_levels(images: list[np.ndarray], titles: list[str], axes=None, **imshow
         ax.set_title(title)
         ax.set_xticks([])
         ax.set_yticks([])
+    return axes
+
+
+def plot_history(history: dict[str, list[float]], axes=None, label: str = "", smooth: int = 20):
+    """Per-level losses and the collapse monitor (per-level target std) of a training run.
+
+    ``smooth``: running-mean window over steps (1 = raw). Returns the two matplotlib axes.
+    """
+    import matplotlib.pyplot as plt
+
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+    levels = sorted(int(key.split("_")[1]) for key in history if key.startswith("loss_"))
+
+    def running_mean(values):
+        values = torch.tensor(values, dtype=torch.float64)
+        window = max(1, min(smooth, len(values)))
+        kernel = torch.ones(window, dtype=torch.float64) / window
+        padded = torch.cat([values[:1].repeat(window - 1), values])
+        return torch.nn.functional.conv1d(padded.view(1, 1, -1), kernel.view(1, 1, -1)).flatten()
+
+    for level in levels:
+        tag = f"{label} L{level}".strip()
+        axes[0].plot(running_mean(history[f"loss_{level}"]), label=tag)
+        axes[1].plot(running_mean(history[f"std_{level}"]), label=tag)
+    axes[0].set(title="loss per level (running mean)", xlabel="step", yscale="log")
+    axes[1].set(title="target feature std across images (0 = collapse)", xlabel="step")
+    axes[1].set_ylim(bottom=0)
+    for ax in axes:
+        ax.legend(fontsize=7)
     return axes

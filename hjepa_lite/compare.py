@@ -1,0 +1,122 @@
+"""Side-by-side comparison of hierarchy heads (pooling-only and FPN fusion methods).
+
+:func:`compare_fusion` is the pure function behind notebook 04's widget: given one image
+and the settings, it builds each variant on the *same* encoder, and measures per-level
+feature maps (PCA -> RGB, one shared basis per level), exact parameter counts and the
+forward time in this process.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from .encoder import PatchEncoder
+from .fpn import FeaturePyramid
+from .params import count_parameters
+from .viz import pca_rgb_levels
+
+__all__ = ["VariantResult", "compare_fusion", "plot_comparison"]
+
+POOLING_ONLY = "pooling-only"
+
+
+@dataclass
+class VariantResult:
+    """One variant: ``maps[l]`` is an (h_l, w_l, 3) PCA image of level ``l``."""
+
+    name: str
+    maps: list[np.ndarray]
+    head_params: int
+    fpn_params: int
+    forward_ms: float
+    sizes: list[tuple[int, int]] = field(default_factory=list)
+
+
+def _time_ms(fn, repeats: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
+
+@torch.no_grad()
+def compare_fusion(
+    image: torch.Tensor,
+    encoder: PatchEncoder,
+    fusion_methods: tuple[str, ...] = ("add", "concat"),
+    feature_dim: int | None = None,
+    num_levels: int = 3,
+    upsample: str = "bilinear",
+    batch_size: int = 32,
+    repeats: int = 5,
+    seed: int = 0,
+) -> dict[str, VariantResult]:
+    """Pooling-only and one FPN per fusion method, on the tokens of one image.
+
+    Args:
+        image: ``(3, H, W)`` normalised image at the encoder's size.
+        encoder: the patch encoder whose tokens every variant pools.
+        fusion_methods: FPN variants to build beside pooling-only.
+        feature_dim / num_levels / upsample: the FPN settings.
+        batch_size / repeats: forward time = median over ``repeats`` of encoder + head on a
+            batch of ``batch_size`` copies of the image.
+        seed: initial weights of the heads (the same seed for every variant).
+
+    Returns ``{name: VariantResult}``, pooling-only first.
+    """
+    encoder.eval()
+    tokens = encoder(image.unsqueeze(0))
+    batch = image.unsqueeze(0).expand(batch_size, -1, -1, -1).contiguous()
+    results = {}
+    for method in (None, *fusion_methods):
+        torch.manual_seed(seed)
+        head = FeaturePyramid(
+            encoder.embed_dim,
+            encoder.grid_size,
+            num_levels,
+            use_fpn=method is not None,
+            feature_dim=feature_dim,
+            fusion_method=method or "add",
+            upsample=upsample,
+        ).eval()
+        levels = head(tokens)
+        name = POOLING_ONLY if method is None else f"FPN {method}"
+        fpn_params = count_parameters(head) - count_parameters(head.project)
+        results[name] = VariantResult(
+            name=name,
+            maps=[pca_rgb_levels([x[0]], [s])[0] for x, s in zip(levels, head.level_sizes, strict=True)],
+            head_params=count_parameters(head),
+            fpn_params=fpn_params,
+            forward_ms=_time_ms(lambda head=head: head(encoder(batch)), repeats),
+            sizes=list(head.level_sizes),
+        )
+    return results
+
+
+def plot_comparison(results: dict[str, VariantResult], level: int, axes=None):
+    """One column per variant: its level-``level`` map, with parameters and time in the title."""
+    import matplotlib.pyplot as plt
+
+    if axes is None:
+        _, axes = plt.subplots(1, len(results), figsize=(3.2 * len(results), 3.6))
+    base = next(iter(results.values()))
+    for ax, result in zip(np.atleast_1d(axes), results.values(), strict=True):
+        h, w = result.sizes[level]
+        ax.imshow(result.maps[level], interpolation="nearest")
+        ax.set_title(
+            f"{result.name}\nlevel {level} ({h}x{w})\n"
+            f"head {result.head_params:,} params\n"
+            f"{result.forward_ms:.1f} ms ({result.forward_ms / base.forward_ms:.2f}x)",
+            fontsize=8,
+        )
+        ax.set_xticks([])
+        ax.set_yticks([])
+    return axes
