@@ -58,7 +58,8 @@ def main() -> None:
     print("|---|---:|---:|---:|")
     for name in NAMES:
         median = statistics.median(times[name])
-        print(f"| {name} | {1000 * median:.0f} | {args.batch / median:.0f} | {median / base:.3f}x |")
+        rate = args.batch / median
+        print(f"| {name} | {1000 * median:.0f} | {rate:.0f} | {median / base:.3f}x |")
     print(f"mask sampling: {1000 * masks:.2f} ms per batch = {100 * masks / base:.2f} % of a step")
 
 

@@ -1,5 +1,7 @@
 """Command line: ``python -m hjepa_lite <command>``.
 
+python -m hjepa_lite train --config configs/tiny_fpn_add.yaml --steps 800 --out runs/add
+python -m hjepa_lite probe runs/add --baselines
 python -m hjepa_lite params configs/tiny_fpn_add.yaml configs/seed_fpn_add.yaml
 """
 
@@ -46,6 +48,46 @@ def _train(args: argparse.Namespace) -> None:
         print(f"checkpoint: {trainer.checkpoint_path}")
 
 
+def _probe(args: argparse.Namespace) -> None:
+    import torch
+
+    from .config import build_model
+    from .datasets import build_dataset
+    from .evaluate import extract_features, format_probe_table, pixel_features, probe_levels
+    from .shapes import SIZES
+    from .trainer import load_trained
+
+    rows, config, data = [], None, {}
+    for run in args.runs:
+        model, _ = load_trained(run)
+        state_config = model.config
+        key = (state_config.img_size, state_config.patch_size)
+        if key not in data:
+            data[key] = [
+                build_dataset(
+                    "shapes",
+                    split,
+                    state_config.img_size,
+                    augment=False,
+                    patch_size=state_config.patch_size,
+                )
+                for split in ("train", "test")
+            ]
+        train, test = data[key]
+        features = [extract_features(model, d) for d in (train, test)]
+        rows += probe_levels(*features, name=str(run), k=args.k)
+        config = config or state_config
+    if args.baselines:
+        train, test = data[(config.img_size, config.patch_size)]
+        torch.manual_seed(args.seed)
+        random_model = build_model(config)
+        features = [extract_features(random_model, d) for d in (train, test)]
+        rows += probe_levels(*features, name="random init", k=args.k)
+        features = [pixel_features(d) for d in (train, test)]
+        rows += probe_levels(*features, name="pixels 16x16", k=args.k)
+    print(format_probe_table(rows, SIZES))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m hjepa_lite", description=__doc__.split("\n")[0]
@@ -61,6 +103,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--device", help="cpu, cuda or mps (default: the best available)")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     train.set_defaults(run=_train)
+
+    probe = commands.add_parser(
+        "probe", help="kNN and linear probe per level of trained runs on the Shapes test split"
+    )
+    probe.add_argument("runs", nargs="+", help="run folders or checkpoint files")
+    probe.add_argument("--baselines", action="store_true", help="add random init and pixels")
+    probe.add_argument("--k", type=int, default=20, help="neighbours of the kNN probe")
+    probe.add_argument("--seed", type=int, default=0, help="seed of the random-init baseline")
+    probe.set_defaults(run=_probe)
 
     params = commands.add_parser("params", help="exact parameter counts of configs")
     params.add_argument("configs", nargs="+", help="YAML config files")

@@ -2,7 +2,7 @@
 
 :func:`compare_fusion` is the pure function behind notebook 04's widget: given one image
 and the settings, it builds each variant on the *same* encoder, and measures per-level
-feature maps (PCA -> RGB, one shared basis per level), exact parameter counts and the
+feature maps (PCA -> RGB, per variant and level), exact parameter counts and the
 forward time in this process.
 """
 
@@ -92,7 +92,10 @@ def compare_fusion(
         fpn_params = count_parameters(head) - count_parameters(head.project)
         results[name] = VariantResult(
             name=name,
-            maps=[pca_rgb_levels([x[0]], [s])[0] for x, s in zip(levels, head.level_sizes, strict=True)],
+            maps=[
+                pca_rgb_levels([x[0]], [s])[0]
+                for x, s in zip(levels, head.level_sizes, strict=True)
+            ],
             head_params=count_parameters(head),
             fpn_params=fpn_params,
             forward_ms=_time_ms(lambda head=head: head(encoder(batch)), repeats),

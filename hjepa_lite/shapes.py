@@ -1,11 +1,14 @@
 """Shapes: the embedded default data set, generated deterministically (no download).
 
-Each image holds ONE object of a known class (circle, square, triangle, cross, ring,
-diamond) at a known size relative to a ViT patch (small ~ 1 patch across, medium ~ 2-3,
-large ~ 4-6), at a random position, in a random colour, on a varied background (solid,
+Each image shows objects of ONE class (circle, square, triangle, cross, ring, diamond) at
+ONE size relative to a ViT patch: small (~1 patch across, 3-8 objects), medium (~2-3
+patches, 2-4 objects) or large (~4-6 patches, one object). Objects sit in non-overlapping
+slots at jittered positions, each in a random colour, on a varied background (solid,
 gradient, stripes or smooth noise). Colour and background never depend on the class, so
-only shape tells the classes apart. Knowing each object's size lets a later notebook ask
-which level of the pyramid recognises *small* objects.
+only shape tells the classes apart; and because an image repeats its class, a hidden
+object can be predicted from its visible siblings only by encoding shape, which is what
+I-JEPA's objective rewards. Knowing the size lets a later notebook ask which level of the
+pyramid recognises *small* objects.
 
     >>> batch = render_shapes(36, img_size=64, patch_size=8, seed=0)
     >>> batch.images.shape, batch.images.dtype, batch.labels[:6].tolist()
@@ -20,17 +23,20 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from einops import rearrange
 from torch.utils.data import Dataset
 
 __all__ = ["CLASSES", "SIZES", "ShapesBatch", "ShapesDataset", "render_shapes"]
 
 CLASSES = ("circle", "square", "triangle", "cross", "ring", "diamond")
 SIZES = ("small", "medium", "large")
-# Object extent (diameter of its bounding circle) in patches, per size bucket.
+# Per size bucket: object extent (diameter of its bounding circle) in patches, and how many
+# objects an image holds, placed in a grid of (img_size // (2 * patch * 2**bucket))^2 slots.
 _EXTENT_IN_PATCHES = {0: (0.9, 1.3), 1: (2.0, 3.0), 2: (4.0, 6.0)}
+_COUNT = {0: (3, 8), 1: (2, 4), 2: (1, 1)}
 _SPLITS = {"train": (6000, 0), "test": (1800, 1)}  # (number of images, seed)
 _SUPERSAMPLE = 2
-_CHUNK = 512
+_CHUNK = 256
 
 
 @dataclass(frozen=True)
@@ -80,27 +86,61 @@ def _backgrounds(n: int, size: int, g: torch.Generator) -> torch.Tensor:
     return first + (second - first) * weight
 
 
+def _slot_objects(labels, bucket, img_size, patch_size, g):
+    """Objects of one size bucket, one per active slot: coverage ``(n, 1, S, S)`` at the
+    supersampled size ``S`` and per-pixel object colour ``(n, 3, S, S)``."""
+    n = len(labels)
+    per_side = max(1, img_size // (2 * patch_size * 2**bucket))
+    slot = img_size // per_side
+    slots = per_side * per_side
+    low_count, high_count = _COUNT[bucket]
+    high_count = min(high_count, slots)
+    count = torch.randint(min(low_count, high_count), high_count + 1, (n,), generator=g)
+    rank = torch.rand(n, slots, generator=g).argsort(1).argsort(1)
+    active = rank < count.unsqueeze(1)  # (n, slots): a random subset of `count` slots
+
+    low, high = (e * patch_size for e in _EXTENT_IN_PATCHES[bucket])
+    radius = (low + (high - low) * torch.rand(n, slots, generator=g)) / 2
+    radius = radius.clamp(max=slot / 2 - 0.5)
+    offset = (slot / 2 - radius).unsqueeze(-1) * (2 * torch.rand(n, slots, 2, generator=g) - 1)
+    center = slot / 2 + offset  # (n, slots, 2) in slot coordinates (x, y)
+    big = slot * _SUPERSAMPLE
+    pixel = (torch.arange(big) + 0.5) / _SUPERSAMPLE
+    u = (pixel.view(1, 1, 1, big) - center[..., 0, None, None]) / radius[..., None, None]
+    v = (pixel.view(1, 1, big, 1) - center[..., 1, None, None]) / radius[..., None, None]
+    flat_labels = labels.repeat_interleave(slots)
+    shape = _shape_masks(flat_labels, u.flatten(0, 1), v.flatten(0, 1)).view(n, slots, big, big)
+    shape = shape & active[..., None, None]
+    colour = torch.rand(n, slots, 3, generator=g)
+
+    def tile(x):  # (n, slots, c, big, big) -> (n, c, per_side * big, per_side * big)
+        return rearrange(x, "n (ky kx) c h w -> n c (ky h) (kx w)", ky=per_side)
+
+    coverage = tile(shape.float().unsqueeze(2))
+    colours = tile(colour[..., None, None].expand(-1, -1, -1, big, big))
+    pad = img_size * _SUPERSAMPLE - coverage.shape[-1]  # img_size not a multiple of slots
+    return F.pad(coverage, (0, pad, 0, pad)), F.pad(colours, (0, pad, 0, pad))
+
+
 def _render_chunk(labels, sizes, img_size, patch_size, g):
     n, big = len(labels), img_size * _SUPERSAMPLE
-    low = torch.tensor([_EXTENT_IN_PATCHES[int(s)][0] for s in sizes])
-    high = torch.tensor([_EXTENT_IN_PATCHES[int(s)][1] for s in sizes])
-    diameter = (low + (high - low) * torch.rand(n, generator=g)) * patch_size
-    radius = (diameter / 2).clamp(max=img_size / 2 - 1)
-    center = radius.unsqueeze(1) + torch.rand(n, 2, generator=g) * (
-        img_size - 2 * radius
-    ).unsqueeze(1)
-    pixel = (torch.arange(big) + 0.5) / _SUPERSAMPLE  # pixel centres in image coordinates
-    u = (pixel.view(1, 1, big) - center[:, 0].view(n, 1, 1)) / radius.view(n, 1, 1)
-    v = (pixel.view(1, big, 1) - center[:, 1].view(n, 1, 1)) / radius.view(n, 1, 1)
-    coverage = F.avg_pool2d(_shape_masks(labels, u, v).float().unsqueeze(1), _SUPERSAMPLE)
+    coverage = torch.zeros(n, 1, big, big)
+    colours = torch.zeros(n, 3, big, big)
+    for bucket in range(len(SIZES)):
+        chosen = sizes == bucket
+        if chosen.any():
+            coverage[chosen], colours[chosen] = _slot_objects(
+                labels[chosen], bucket, img_size, patch_size, g
+            )
+    coverage = F.avg_pool2d(coverage, _SUPERSAMPLE)
+    colours = F.avg_pool2d(colours, _SUPERSAMPLE)
 
     background = _backgrounds(n, img_size, g)
-    colour = torch.rand(n, 3, 1, 1, generator=g)
-    # Keep the object visible: push its colour away from the mean background colour.
+    # Keep objects visible: push a colour that is close to the background away from it.
     bg_mean = background.mean((2, 3), keepdim=True)
-    too_close = (colour - bg_mean).norm(dim=1, keepdim=True) < 0.45
-    colour = torch.where(too_close, (bg_mean + 0.5) % 1.0, colour)
-    image = background * (1 - coverage) + colour * coverage
+    too_close = (colours - bg_mean).norm(dim=1, keepdim=True) < 0.45
+    colours = torch.where(too_close, (bg_mean + 0.5) % 1.0, colours)
+    image = background * (1 - coverage) + colours * coverage
     image = image + 0.02 * torch.randn(image.shape, generator=g)
     images = (image.clamp(0, 1) * 255).round().to(torch.uint8)
     return images, coverage[:, 0] > 0.5

@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from einops import rearrange
 from PIL import Image
 
 from hjepa_lite.datasets import build_dataset, eval_transform, train_transform
@@ -27,16 +28,27 @@ def test_shapes_types_and_balance(batch):
 
 
 def test_object_sizes_are_relative_to_the_patch(batch):
-    """Small objects span about one 8-px patch; the buckets grow in order."""
-    extents = {s: [] for s in range(3)}
+    """Each object lies in its own slot (16, 32, 64 px for small, medium, large on a 64-px
+    image with 8-px patches): small objects span about one patch; the buckets grow in order;
+    small images hold several objects, large images exactly one."""
+    extents, counts = {s: [] for s in range(3)}, {s: [] for s in range(3)}
     for mask, size in zip(batch.masks, batch.sizes, strict=True):
-        rows, cols = mask.nonzero(as_tuple=True)
-        extents[int(size)].append(max(rows.max() - rows.min(), cols.max() - cols.min()) + 1)
+        slot = 16 * 2 ** int(size)
+        slots = rearrange(mask, "(ky h) (kx w) -> (ky kx) h w", h=slot, w=slot)
+        drawn = [s for s in slots if s.any()]
+        counts[int(size)].append(len(drawn))
+        for s in drawn:
+            rows, cols = s.nonzero(as_tuple=True)
+            extents[int(size)].append(
+                int(max(rows.max() - rows.min(), cols.max() - cols.min())) + 1
+            )
     small = torch.tensor(extents[0], dtype=torch.float) / 8
     assert small.min() >= 0.6 and small.max() <= 1.6
     means = [torch.tensor(extents[s], dtype=torch.float).mean() for s in range(3)]
     assert means[0] < means[1] < means[2]
-    assert (batch.masks.flatten(1).sum(1) >= 10).all(), "every object is drawn"
+    assert min(counts[0]) >= 3 and max(counts[0]) <= 8
+    assert min(counts[1]) >= 2 and max(counts[1]) <= 4
+    assert set(counts[2]) == {1}
 
 
 def test_class_is_not_given_away_by_colour(batch):

@@ -1,0 +1,87 @@
+"""The fusion comparison widget of notebook 04.
+
+Controls: fusion methods to compare, FPN feature dim, level, image. The expensive work runs
+on the "Compare" button; changing the level only redraws. The callback calls the pure
+functions :func:`hjepa_lite.compare.compare_fusion` and
+:func:`hjepa_lite.compare.plot_comparison`, which the notebook also calls directly.
+Errors are shown in the widget *and* kept in ``widget.error`` so a test can see them.
+"""
+
+from __future__ import annotations
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+import torch
+
+from .compare import compare_fusion, plot_comparison
+from .encoder import PatchEncoder
+from .fpn import FUSION_METHODS
+
+__all__ = ["FusionWidget"]
+
+
+class FusionWidget(widgets.VBox):
+    """``FusionWidget(images, encoder)``; ``images``: ``{name: (3, H, W) normalised}``.
+
+    After each comparison: ``results`` (``{variant: VariantResult}``), ``error`` (None or
+    the exception text), ``runs`` (number of comparisons made).
+    """
+
+    def __init__(self, images: dict[str, torch.Tensor], encoder: PatchEncoder, num_levels: int = 3):
+        self.images, self.encoder, self.num_levels = images, encoder, num_levels
+        dims = sorted({encoder.embed_dim // 4, encoder.embed_dim // 2, encoder.embed_dim})
+        self.methods = widgets.SelectMultiple(
+            options=FUSION_METHODS,
+            value=FUSION_METHODS,
+            description="fusion",
+            rows=len(FUSION_METHODS),
+        )
+        self.feature_dim = widgets.Dropdown(options=dims, value=dims[-1], description="FPN dim")
+        self.level = widgets.IntSlider(
+            0, min=0, max=num_levels - 1, description="level", continuous_update=False
+        )
+        self.image = widgets.Dropdown(options=list(images), description="image")
+        self.button = widgets.Button(description="Compare", button_style="primary", icon="play")
+        self.status = widgets.HTML()
+        self.output = widgets.Output()
+        self.results: dict = {}
+        self.error: str | None = None
+        self.runs = 0
+        self.button.on_click(lambda _: self.compare())
+        self.level.observe(lambda _: self.draw(), names="value")
+        controls = widgets.HBox(
+            [
+                widgets.VBox([self.methods, self.feature_dim]),
+                widgets.VBox([self.image, self.level, self.button]),
+            ]
+        )
+        super().__init__([controls, self.status, self.output])
+
+    def compare(self) -> None:
+        """Build and time every chosen variant for the current settings, then draw."""
+        self.status.value = "<i>measuring...</i>"
+        try:
+            self.results = compare_fusion(
+                self.images[self.image.value],
+                self.encoder,
+                fusion_methods=tuple(self.methods.value),
+                feature_dim=self.feature_dim.value,
+                num_levels=self.num_levels,
+            )
+            self.error = None
+            self.runs += 1
+            self.status.value = f"measured {len(self.results)} variants (run {self.runs})"
+        except Exception as error:  # shown to the learner and kept for tests
+            self.error = f"{type(error).__name__}: {error}"
+            self.status.value = f"<b style='color:#b00'>{self.error}</b>"
+        self.draw()
+
+    def draw(self) -> None:
+        """Redraw the chosen level of the last results (cheap)."""
+        self.output.clear_output(wait=True)
+        if not self.results or self.error:
+            return
+        with self.output:
+            plot_comparison(self.results, self.level.value)
+            plt.tight_layout()
+            plt.show()
