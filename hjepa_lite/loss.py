@@ -3,12 +3,14 @@
 ``loss_l`` = mean over the valid cells of level ``l`` (``target_masks[l]``) of the per-cell
 regression error between prediction and (layer-normed, detached) target, averaged over the
 feature dimension. Smooth-L1 is the official I-JEPA choice; MSE is the other option.
-Total = ``sum_l weight_l * loss_l``. A level with no valid cell in the batch contributes 0.
+Total = ``sum_l weight_l * loss_l``. A level with no valid cell in the batch contributes 0 to
+the total, and its reported per-level loss is NaN (not measured, rather than a perfect 0).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from math import nan
 
 import torch
 import torch.nn.functional as F
@@ -21,7 +23,8 @@ LOSS_TYPES = ("smooth_l1", "mse")
 def hierarchical_loss(
     outputs: dict, weights: Sequence[float], loss_type: str = "smooth_l1"
 ) -> tuple[torch.Tensor, list[torch.Tensor]]:
-    """``outputs`` from :meth:`HJEPA.forward` -> (total loss, detached per-level losses)."""
+    """``outputs`` from :meth:`HJEPA.forward` -> (total loss, detached per-level losses;
+    NaN for a level without a valid cell)."""
     if loss_type not in LOSS_TYPES:
         raise ValueError(f"loss_type={loss_type!r} is not supported; valid choices: {LOSS_TYPES}")
     keys = ("predictions", "targets", "target_masks")
@@ -37,5 +40,5 @@ def hierarchical_loss(
         # No valid cell: zero, but still connected to the graph (DDP expects every gradient).
         loss = error(pred[valid], target[valid].detach()) if valid.any() else pred.sum() * 0.0
         total = total + weight * loss
-        per_level.append(loss.detach())
+        per_level.append(loss.detach() if valid.any() else torch.full_like(loss.detach(), nan))
     return total, per_level

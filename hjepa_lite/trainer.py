@@ -17,6 +17,7 @@ from a checkpoint repeats the uninterrupted run's losses exactly (on CPU).
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -70,7 +71,8 @@ class Trainer:
         progress: show a tqdm progress bar.
         dataset: use this training data set instead of building ``config.data.dataset``.
 
-    After :meth:`fit`, ``history`` holds per-step lists: ``loss``, ``loss_<l>`` per level,
+    After :meth:`fit`, ``history`` holds per-step lists: ``loss``, ``loss_<l>`` per level (NaN
+    at a step whose batch had no valid target cell at that level),
     ``lr``, ``weight_decay``, ``momentum``, ``std_<l>`` (per-level std of the target
     features across the batch: a collapse monitor, 0 = collapsed) and ``images_per_s``.
     """
@@ -292,7 +294,9 @@ class Trainer:
 
 def _postfix(values: dict[str, float], levels: int) -> dict[str, str]:
     postfix = {"loss": f"{values['loss']:.3f}"}
-    postfix.update({f"L{i}": f"{values[f'loss_{i}']:.3f}" for i in range(levels)})
+    for i in range(levels):  # NaN: no valid target cell at this level in this batch
+        value = values[f"loss_{i}"]
+        postfix[f"L{i}"] = "-" if math.isnan(value) else f"{value:.3f}"
     postfix["img/s"] = f"{values['images_per_s']:.0f}"
     return postfix
 

@@ -99,7 +99,8 @@ def plot_levels(images: list[np.ndarray], titles: list[str], axes=None, **imshow
 def plot_history(history: dict[str, list[float]], axes=None, label: str = "", smooth: int = 20):
     """Per-level losses and the collapse monitor (per-level target std) of a training run.
 
-    ``smooth``: running-mean window over steps (1 = raw). Returns the two matplotlib axes.
+    ``smooth``: running-mean window over steps (1 = raw); steps where a level had no valid
+    target cell (NaN) are left out of its mean. Returns the two matplotlib axes.
     """
     import matplotlib.pyplot as plt
 
@@ -107,12 +108,18 @@ def plot_history(history: dict[str, list[float]], axes=None, label: str = "", sm
         _, axes = plt.subplots(1, 2, figsize=(10, 3.5))
     levels = sorted(int(key.split("_")[1]) for key in history if key.startswith("loss_"))
 
-    def running_mean(values):
+    def running_mean(values):  # NaN (a step where the level had no valid cell) is skipped
         values = torch.tensor(values, dtype=torch.float64)
         window = max(1, min(smooth, len(values)))
-        kernel = torch.ones(window, dtype=torch.float64) / window
-        padded = torch.cat([values[:1].repeat(window - 1), values])
-        return torch.nn.functional.conv1d(padded.view(1, 1, -1), kernel.view(1, 1, -1)).flatten()
+        kernel = torch.ones(1, 1, window, dtype=torch.float64)
+        measured = (~values.isnan()).double()
+        sums, counts = (
+            torch.nn.functional.conv1d(
+                torch.cat([x[:1].repeat(window - 1), x]).view(1, 1, -1), kernel
+            ).flatten()
+            for x in (values.nan_to_num(0.0), measured)
+        )
+        return sums / counts  # NaN where the whole window had no measurement
 
     for level in levels:
         tag = f"{label} L{level}".strip()

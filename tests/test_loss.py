@@ -27,7 +27,7 @@ def test_changing_anything_outside_valid_cells_leaves_the_loss_unchanged(loss_ty
         changed["targets"][level][~valid] = -1e6
     total2, per_level2 = hierarchical_loss(changed, [1.0, 0.5, 0.25], loss_type)
     torch.testing.assert_close(total, total2)
-    torch.testing.assert_close(torch.stack(per_level), torch.stack(per_level2))
+    torch.testing.assert_close(torch.stack(per_level), torch.stack(per_level2), equal_nan=True)
 
 
 def test_loss_is_the_weighted_mean_over_valid_cells():
@@ -36,17 +36,20 @@ def test_loss_is_the_weighted_mean_over_valid_cells():
     expected = []
     for pred, target, valid in zip(*outputs.values(), strict=True):
         cells = ((pred - target) ** 2).mean(-1)[valid]
-        expected.append(cells.mean() if cells.numel() else torch.tensor(0.0))
-    torch.testing.assert_close(torch.stack(per_level), torch.stack(expected).detach())
+        expected.append(cells.mean() if cells.numel() else torch.tensor(float("nan")))
+    torch.testing.assert_close(
+        torch.stack(per_level), torch.stack(expected).detach(), equal_nan=True
+    )
     weights = torch.tensor([1.0, 0.5, 0.25])
-    torch.testing.assert_close(total, (weights * torch.stack(expected)).sum())
+    torch.testing.assert_close(total, (weights * torch.stack(expected)).nansum())
 
 
-def test_a_level_without_valid_cells_contributes_zero_not_nan():
+def test_a_level_without_valid_cells_adds_zero_and_reports_nan():
     outputs = random_outputs()
     outputs["target_masks"][2][:] = False
     total, per_level = hierarchical_loss(outputs, [1.0, 0.5, 0.25])
-    assert torch.isfinite(total) and per_level[2] == 0
+    assert torch.isfinite(total) and per_level[2].isnan()
+    torch.testing.assert_close(total, per_level[0] + 0.5 * per_level[1], check_dtype=False)
     total.backward()
     assert torch.isfinite(outputs["predictions"][2].grad).all()
 
