@@ -4,7 +4,8 @@ Controls: fusion methods to compare, FPN feature dim, level, image. The expensiv
 on the "Compare" button; changing the level only redraws. The callback calls the pure
 functions :func:`hjepa_lite.compare.compare_fusion` and
 :func:`hjepa_lite.compare.plot_comparison`, which the notebook also calls directly.
-Errors are shown in the widget *and* kept in ``widget.error`` so a test can see them.
+Errors are shown in the widget (marked ``class='hjepa-error'``, which the notebook tests look
+for in stored widget state) *and* kept in ``widget.error``.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ class FusionWidget(widgets.VBox):
             self.status.value = f"measured {len(self.results)} variants (run {self.runs})"
         except Exception as error:  # shown to the learner and kept for tests
             self.error = f"{type(error).__name__}: {error}"
-            self.status.value = f"<b style='color:#b00'>{self.error}</b>"
+            self.status.value = f"<b class='hjepa-error' style='color:#b00'>{self.error}</b>"
         self.draw()
 
     def draw(self) -> None:
