@@ -1,12 +1,20 @@
-"""Training-step speed of the tiny configs, measured side by side in one process.
+"""Training-step speed, memory and FLOP utilisation of the tiny configs, side by side.
 
     python benchmarks/step_time.py [--batch 64] [--rounds 5] [--threads 2]
 
 Each round times one full ``Trainer.train_step`` (multi-block masks, forward, loss,
 backward, AdamW, EMA) of every config in turn, on the same batch of Shapes images, so
-machine noise hits them alike. Printed: median ms per step, images/s, time relative to
-pooling-only, and the share of a step spent sampling the masks (timed separately, same
-batch size, same run).
+machine noise hits them alike. Printed per config:
+
+* median ms per step, images/s, time relative to pooling-only;
+* training memory: bytes of the tensors autograd saves for backward (activations, counted
+  once per storage, parameters excluded) + 4 x trainable parameters (weights, gradients,
+  AdamW's two moments) + the EMA target copy; exact, not sampled, so the ratio is stable;
+* model FLOP utilisation (MFU): FLOPs of forward + backward counted by
+  ``torch.utils.flop_counter`` / step time, divided by the FLOP/s of a large fp32 matmul
+  timed in the same run with the same threads.
+
+And the share of a step spent sampling the masks (timed separately, same batch, same run).
 """
 
 import argparse
@@ -15,13 +23,63 @@ import time
 from pathlib import Path
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
-from hjepa_lite import Trainer
+from hjepa_lite import Trainer, hierarchical_loss
 from hjepa_lite.datasets import train_transform
 from hjepa_lite.shapes import ShapesDataset
 
 CONFIGS = Path(__file__).parent.parent / "configs"
 NAMES = ["tiny_pool", "tiny_fpn_add", "tiny_fpn_concat", "tiny_pool_1d_seed"]
+
+
+def _loss(trainer: Trainer, images: torch.Tensor) -> torch.Tensor:
+    masks = trainer.masks(len(images), generator=torch.Generator().manual_seed(0))
+    outputs = trainer.model(images, masks.mask, target_mask=masks.target_mask)
+    loss, _ = hierarchical_loss(
+        outputs, trainer.config.loss.level_weights, trainer.config.loss.type
+    )
+    return loss
+
+
+def step_flops(trainer: Trainer, images: torch.Tensor) -> int:
+    """FLOPs of the forward and backward pass of one step (the optimizer's are negligible)."""
+    with FlopCounterMode(display=False) as counter:
+        _loss(trainer, images).backward()
+    trainer.model.zero_grad(set_to_none=True)
+    return counter.get_total_flops()
+
+
+def training_bytes(trainer: Trainer, images: torch.Tensor) -> int:
+    """Saved activations + 4 x trainable parameters + the EMA copy, in bytes."""
+    model = trainer.model
+    params = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    saved: dict[int, int] = {}
+
+    def pack(tensor: torch.Tensor) -> torch.Tensor:
+        storage = tensor.untyped_storage()
+        if storage.data_ptr() not in params:
+            saved[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        loss = _loss(trainer, images)
+    del loss
+    trainable = sum(p.numel() * p.element_size() for p in model.parameters() if p.requires_grad)
+    frozen = sum(p.numel() * p.element_size() for p in model.parameters() if not p.requires_grad)
+    return sum(saved.values()) + 4 * trainable + frozen
+
+
+def matmul_flop_rate(size: int = 2048, repeats: int = 5) -> float:
+    """FLOP/s of an fp32 ``size x size`` matmul: the machine's practical peak here."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - start)
+    return 2 * size**3 / statistics.median(times)
 
 
 def main() -> None:
@@ -39,8 +97,10 @@ def main() -> None:
         trainer.total_steps = 10**6  # keep the schedules in their steady middle
         trainers[name] = trainer
         trainer.train_step(images)  # warm-up
+    flops = {name: step_flops(trainer, images) for name, trainer in trainers.items()}
+    memory = {name: training_bytes(trainer, images) for name, trainer in trainers.items()}
     times = {name: [] for name in NAMES}
-    mask_times = []
+    mask_times, peak_rates = [], []
     sampler = trainers[NAMES[0]].masks
     for _ in range(args.rounds):
         for name, trainer in trainers.items():
@@ -50,16 +110,27 @@ def main() -> None:
         start = time.perf_counter()
         sampler(args.batch, generator=torch.Generator().manual_seed(0))
         mask_times.append(time.perf_counter() - start)
+        peak_rates.append(matmul_flop_rate())
 
     base = statistics.median(times[NAMES[0]])
     masks = statistics.median(mask_times)
+    peak = statistics.median(peak_rates)
     print(f"batch {args.batch}, {args.threads} threads, median of {args.rounds} rounds")
-    print("| config | ms / step | images / s | time vs tiny_pool |")
-    print("|---|---:|---:|---:|")
+    print(f"fp32 2048x2048 matmul: {peak / 1e9:.1f} GFLOP/s (the MFU reference)")
+    print(
+        "| config | ms / step | images / s | time vs tiny_pool | training memory (MB) "
+        "| memory vs tiny_pool | GFLOP / step | MFU |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for name in NAMES:
         median = statistics.median(times[name])
         rate = args.batch / median
-        print(f"| {name} | {1000 * median:.0f} | {rate:.0f} | {median / base:.3f}x |")
+        mfu = flops[name] / median / peak
+        print(
+            f"| {name} | {1000 * median:.0f} | {rate:.0f} | {median / base:.3f}x "
+            f"| {memory[name] / 2**20:.1f} | {memory[name] / memory[NAMES[0]]:.3f}x "
+            f"| {flops[name] / 1e9:.1f} | {100 * mfu:.0f} % |"
+        )
     print(f"mask sampling: {1000 * masks:.2f} ms per batch = {100 * masks / base:.2f} % of a step")
 
 

@@ -1,0 +1,68 @@
+"""Wall-clock time of every notebook, top to bottom, in fast (CI) mode and in learner mode.
+
+    python benchmarks/notebook_times.py                 # both modes, every notebook
+    python benchmarks/notebook_times.py --modes fast    # CI mode only
+
+Runs each notebook in a fresh kernel inside a temporary copy of notebooks/ and configs/, in
+order, so later notebooks find the trained runs of earlier ones (as a learner's would), and
+prints a Markdown table for the README.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+import torch
+from nbclient import NotebookClient
+
+REPO = Path(__file__).parent.parent
+
+
+def run_all(mode: str, notebooks: list[Path]) -> dict[str, float]:
+    os.environ["HJEPA_FAST"] = "1" if mode == "fast" else "0"
+    times = {}
+    with tempfile.TemporaryDirectory() as root:
+        shutil.copytree(REPO / "configs", Path(root) / "configs")
+        workdir = Path(root) / "notebooks"
+        workdir.mkdir()
+        for path in notebooks:
+            nb = nbformat.read(path, as_version=4)
+            client = NotebookClient(
+                nb,
+                timeout=1800,
+                kernel_name="python3",
+                resources={"metadata": {"path": str(workdir)}},
+            )
+            start = time.perf_counter()
+            client.execute()
+            times[path.name] = time.perf_counter() - start
+            print(f"{mode:7s} {path.name:36s} {times[path.name]:6.0f} s", flush=True)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--modes", nargs="+", default=["fast", "learner"])
+    args = parser.parse_args()
+    notebooks = sorted((REPO / "notebooks").glob("*.ipynb"))
+    results = {mode: run_all(mode, notebooks) for mode in args.modes}
+    print(
+        f"\n{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads"
+    )
+    print("| notebook | " + " | ".join(f"{mode} mode" for mode in args.modes) + " |")
+    print("|---|" + "---:|" * len(args.modes))
+    for path in notebooks:
+        cells = [f"{results[mode][path.name]:.0f} s" for mode in args.modes]
+        print(f"| {path.name} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
