@@ -276,7 +276,8 @@ class Trainer:
     def load(self, path: str | os.PathLike) -> None:
         """Resume from a checkpoint of the same model, data, masks and loss settings."""
         state = load_checkpoint(path, map_location=self.device)
-        saved, current = state["config"], self.config.to_dict()
+        # Through Config: keys added to the schema later take their defaults (old checkpoints).
+        saved, current = Config.from_dict(state["config"]).to_dict(), self.config.to_dict()
         for section in ("model", "data", "masks", "loss"):
             if saved[section] != current[section]:
                 raise ValueError(

@@ -85,6 +85,17 @@ def test_resume_refuses_a_different_model(data, tmp_path):
         Trainer(other, out_dir=tmp_path, progress=False, dataset=data)
 
 
+def test_a_checkpoint_from_before_a_new_config_key_still_resumes(data, tmp_path):
+    """Keys added to the schema later (here fpn.bottom_up) take their defaults."""
+    run(tiny_config(steps=2), data, tmp_path)
+    path = tmp_path / "last.pt"
+    state = load_checkpoint(path)
+    del state["config"]["model"]["fpn"]["bottom_up"]
+    atomic_save(state, path)
+    resumed = Trainer(tiny_config(steps=3), out_dir=tmp_path, progress=False, dataset=data)
+    assert resumed.step == 2
+
+
 def test_nan_loss_stops_with_the_step_named(data, tmp_path, monkeypatch):
     real = trainer_module.hierarchical_loss
     calls = {"n": 0}
