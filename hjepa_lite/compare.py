@@ -55,6 +55,7 @@ def compare_fusion(
     feature_dim: int | None = None,
     num_levels: int = 3,
     upsample: str = "bilinear",
+    bottom_up: bool = False,
     batch_size: int = 32,
     repeats: int = 5,
     seed: int = 0,
@@ -65,7 +66,8 @@ def compare_fusion(
         image: ``(3, H, W)`` normalised image at the encoder's size.
         encoder: the patch encoder whose tokens every variant pools.
         fusion_methods: FPN variants to build beside pooling-only.
-        feature_dim / num_levels / upsample: the FPN settings.
+        feature_dim / num_levels / upsample / bottom_up: the FPN settings (attention fusion
+            resamples by itself: with ``upsample="transposed_conv"`` its variant interpolates).
         batch_size / repeats: forward time = median over ``repeats`` of encoder + head on a
             batch of ``batch_size`` copies of the image.
         seed: initial weights of the heads (the same seed for every variant).
@@ -85,7 +87,10 @@ def compare_fusion(
             use_fpn=method is not None,
             feature_dim=feature_dim,
             fusion_method=method or "add",
-            upsample=upsample,
+            upsample="bilinear"
+            if method == "attention" and upsample == "transposed_conv"
+            else upsample,
+            bottom_up=bottom_up and method is not None,
         ).eval()
         levels = head(tokens)
         name = POOLING_ONLY if method is None else f"FPN {method}"

@@ -20,9 +20,10 @@ the list of valid ones, and every key is read by the code. Schema::
         num_heads: null       # null -> the encoder's heads
       fpn:
         use_fpn: false
-        feature_dim: null     # null -> embed_dim
-        fusion_method: add    # add | concat
-        upsample: bilinear    # bilinear | nearest
+        feature_dim: null     # int, one int per level (finest first), or null -> embed_dim
+        fusion_method: add    # add | concat | attention (fine tokens cross-attend to coarse)
+        upsample: bilinear    # bilinear | nearest | transposed_conv (learned 2x2, stride 2)
+        bottom_up: false      # PANet: a bottom-up path after the top-down one
     data:
       dataset: shapes         # shapes | cifar10 | stl10 | imagefolder
       root: data              # where real data sets live (relative to the working directory)
@@ -101,9 +102,10 @@ _MAY_BE_ZERO = ("seed", "num_workers", "warmup_steps")
 @dataclass
 class FPNConfig:
     use_fpn: bool = False
-    feature_dim: int | None = None
+    feature_dim: int | list[int] | None = None
     fusion_method: str = "add"
     upsample: str = "bilinear"
+    bottom_up: bool = False
 
 
 @dataclass
@@ -221,7 +223,8 @@ def _as_plain(obj: Any) -> dict[str, Any]:
 
 
 def _type_name(annotation: str) -> str:
-    return annotation.replace(" | None", " or null")
+    annotation = annotation.replace("int | list[int]", "an int or a list of ints, one per level,")
+    return annotation.replace(" | None", " or null").replace(", or null", " or null")
 
 
 def _check_value(path: str, value: Any, annotation: str) -> Any:
@@ -233,6 +236,10 @@ def _check_value(path: str, value: Any, annotation: str) -> Any:
         if optional:
             return None
         raise ValueError(f"config key '{path}' must be {_type_name(annotation)}, not null")
+    if base == "int | list[int]":  # one int, or one int per level
+        if isinstance(value, list) and value:
+            return [_check_value(f"{path}[{i}]", v, "int") for i, v in enumerate(value)]
+        base = "int"
     if base.startswith(("tuple[", "list[")):
         return _check_sequence(path, value, base)
     if base == "bool":
@@ -342,6 +349,7 @@ def build_model(cfg: ModelConfig) -> HJEPA:
         fusion_method=cfg.fpn.fusion_method,
         upsample=cfg.fpn.upsample,
         pooling=cfg.pooling,
+        bottom_up=cfg.fpn.bottom_up,
     )
     predictor = Predictor(
         grid_size=encoder.grid_size,
@@ -361,7 +369,7 @@ def create_hjepa(
     embed_dim: int | None = None,
     num_hierarchies: int = 3,
     use_fpn: bool = False,
-    fpn_feature_dim: int | None = None,
+    fpn_feature_dim: int | list[int] | None = None,
     fpn_fusion_method: str = "add",
     *,
     patch_size: int | None = None,
@@ -371,6 +379,7 @@ def create_hjepa(
     grad_checkpointing: bool = False,
     pooling: str = "2d",
     fpn_upsample: str = "bilinear",
+    fpn_bottom_up: bool = False,
     predictor_embed_dim: int | None = None,
     predictor_depth: int = 6,
     predictor_num_heads: int | None = None,
@@ -403,6 +412,7 @@ def create_hjepa(
             "feature_dim": fpn_feature_dim,
             "fusion_method": fpn_fusion_method,
             "upsample": fpn_upsample,
+            "bottom_up": fpn_bottom_up,
         },
     }
     return build_model(ModelConfig.from_dict(config))

@@ -6,13 +6,26 @@ per level back to ``embed_dim``:
 * pooling-only: ``level_l -> project_l``
 * FPN (Lin et al. 2017, as the seed describes it, on the 2-D grid)::
 
-      lateral_l  = LayerNorm(Linear(level_l))                   every level -> feature_dim
+      lateral_l  = LayerNorm(Linear(level_l))                   every level -> F_l
       fpn_{L-1}  = lateral_{L-1}                                coarsest level
       fpn_l      = fuse(lateral_l, top_down_l(upsample(fpn_{l+1})))   for l = L-2 .. 0
       out_l      = project_l(fpn_l)                              back to embed_dim
 
-  ``top_down_l`` is Linear+LayerNorm; ``fuse`` is ``add`` or ``concat`` (concatenate, then a
-  Linear back to ``feature_dim``).
+  ``top_down_l`` is Linear+LayerNorm (F_{l+1} -> F_l); ``fuse`` is ``add`` or ``concat``
+  (:mod:`hjepa_lite.fusion`).
+
+The seed's four "Future Enhancements" are options of the same head:
+
+* ``upsample="transposed_conv"``: learned 2x2 stride-2 upsampling
+  (:class:`~hjepa_lite.resample.TransposedConvUpsample`) instead of interpolation;
+* ``fusion_method="attention"``: fine tokens cross-attend to the coarse level,
+  ``fpn_l = fuse(lateral_l, top_down_l(fpn_{l+1}))`` with no upsampling (the attention
+  resamples; so ``upsample`` must stay an interpolation, which it then does not use);
+* ``feature_dim=[F_0, F_1, ...]``: one width per level (``top_down_l`` changes the width);
+* ``bottom_up=True`` (PANet, Liu et al. 2018), after the top-down pass::
+
+      pan_0      = fpn_0
+      pan_{l+1}  = LayerNorm(Linear(fpn_{l+1} + down_l(pan_l)))   down_l: 2x2 stride-2 conv
 
     >>> head = FeaturePyramid(embed_dim=32, grid_size=(7, 7), num_levels=3, use_fpn=True,
     ...                       feature_dim=16, fusion_method="concat")
@@ -22,45 +35,42 @@ per level back to ``embed_dim``:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import nn
 
-from .pyramid import GridSize, build_pyramid, level_grid_sizes, upsample_tokens
+from .fusion import FUSION_METHODS, AddFusion, ConcatFusion, make_fusion
+from .pyramid import (
+    GridSize,
+    build_pyramid,
+    level_grid_sizes,
+    pooling_factor,
+    upsample_tokens,
+)
+from .resample import StridedConvDownsample, TransposedConvUpsample
 
-__all__ = ["FUSION_METHODS", "UPSAMPLE_MODES", "FeaturePyramid"]
+__all__ = ["FUSION_METHODS", "UPSAMPLE_MODES", "AddFusion", "ConcatFusion", "FeaturePyramid"]
 
-FUSION_METHODS = ("add", "concat")
-UPSAMPLE_MODES = ("bilinear", "nearest")
+UPSAMPLE_MODES = ("bilinear", "nearest", "transposed_conv")
 
 
 def _linear_norm(in_dim: int, out_dim: int) -> nn.Sequential:
     return nn.Sequential(nn.Linear(in_dim, out_dim), nn.LayerNorm(out_dim))
 
 
-class AddFusion(nn.Module):
-    """``lateral + top_down`` (no parameters)."""
-
-    def forward(self, lateral: torch.Tensor, top_down: torch.Tensor) -> torch.Tensor:
-        return lateral + top_down
-
-
-class ConcatFusion(nn.Module):
-    """``Linear([lateral, top_down])``: (B, N, 2F) -> (B, N, F)."""
-
-    def __init__(self, feature_dim: int) -> None:
-        super().__init__()
-        self.proj = nn.Linear(2 * feature_dim, feature_dim)
-
-    def forward(self, lateral: torch.Tensor, top_down: torch.Tensor) -> torch.Tensor:
-        return self.proj(torch.cat([lateral, top_down], dim=-1))
-
-
-def _make_fusion(method: str, feature_dim: int) -> nn.Module:
-    if method == "add":
-        return AddFusion()
-    if method == "concat":
-        return ConcatFusion(feature_dim)
-    raise ValueError(f"fusion_method={method!r} is not supported; valid choices: {FUSION_METHODS}")
+def _level_widths(feature_dim: int | Sequence[int] | None, embed_dim: int, levels: int):
+    """``feature_dim`` (int, one per level, or None -> embed_dim) as a list of L widths."""
+    if feature_dim is None or isinstance(feature_dim, int):
+        return [feature_dim or embed_dim] * levels
+    widths = list(feature_dim)
+    if len(widths) != levels or not all(isinstance(w, int) and w > 0 for w in widths):
+        raise ValueError(
+            f"fpn.feature_dim={widths} must be one positive int, null, or a list of "
+            f"{levels} positive ints (one width per level, finest first; "
+            f"num_hierarchies={levels})"
+        )
+    return widths
 
 
 class FeaturePyramid(nn.Module):
@@ -71,10 +81,13 @@ class FeaturePyramid(nn.Module):
         grid_size: (h, w) patch grid of the input tokens.
         num_levels: number of levels L (level 0 = the grid itself).
         use_fpn: False -> pooling-only; True -> lateral + top-down + fusion.
-        feature_dim: FPN width F (None -> ``embed_dim``).
-        fusion_method: ``"add"`` or ``"concat"``.
-        upsample: ``"bilinear"`` (the seed's interpolation, in 2-D) or ``"nearest"``.
+        feature_dim: FPN width F (None -> ``embed_dim``), or a list of one width per level.
+        fusion_method: ``"add"``, ``"concat"`` or ``"attention"``.
+        upsample: ``"bilinear"`` (the seed's interpolation, in 2-D), ``"nearest"`` or
+            ``"transposed_conv"`` (learned).
         pooling: ``"2d"`` or the seed's ``"1d_seed"``.
+        bottom_up: add PANet's bottom-up path after the top-down one.
+        attention_heads: heads of the attention fusion (must divide every width).
 
     Shapes: ``forward((B, h*w, D)) -> [(B, N_l, D) for l in range(L)]``.
     """
@@ -85,61 +98,113 @@ class FeaturePyramid(nn.Module):
         grid_size: GridSize,
         num_levels: int,
         use_fpn: bool = False,
-        feature_dim: int | None = None,
+        feature_dim: int | Sequence[int] | None = None,
         fusion_method: str = "add",
         upsample: str = "bilinear",
         pooling: str = "2d",
+        bottom_up: bool = False,
+        attention_heads: int = 1,
     ) -> None:
         super().__init__()
-        if fusion_method not in FUSION_METHODS:
+        for name, value, choices in [
+            ("fusion_method", fusion_method, FUSION_METHODS),
+            ("upsample", upsample, UPSAMPLE_MODES),
+        ]:
+            if value not in choices:
+                raise ValueError(f"{name}={value!r} is not supported; valid choices: {choices}")
+        if use_fpn and fusion_method == "attention" and upsample == "transposed_conv":
             raise ValueError(
-                f"fusion_method={fusion_method!r} is not supported; valid choices: {FUSION_METHODS}"
+                "upsample='transposed_conv' cannot be combined with fusion_method='attention': "
+                "attention resamples the coarse level itself; use upsample 'bilinear' or "
+                "'nearest' (unused), or fusion_method 'add' / 'concat'"
             )
-        if upsample not in UPSAMPLE_MODES:
-            raise ValueError(
-                f"upsample={upsample!r} is not supported; valid choices: {UPSAMPLE_MODES}"
-            )
+        if bottom_up and not use_fpn:
+            raise ValueError("bottom_up=True (PANet) needs use_fpn=True: it follows the FPN")
         self.grid_size = tuple(grid_size)
         self.num_levels = num_levels
         self.pooling = pooling
         self.use_fpn = use_fpn
+        self.fusion_method = fusion_method
         self.upsample = upsample
-        self.level_sizes = level_grid_sizes(self.grid_size, num_levels, pooling)
-        feature_dim = feature_dim or embed_dim
-        self.feature_dim = feature_dim if use_fpn else embed_dim
+        self.bottom_up = bottom_up
+        self.level_sizes = sizes = level_grid_sizes(self.grid_size, num_levels, pooling)
+        widths = _level_widths(feature_dim, embed_dim, num_levels)
+        self.feature_dims = widths if use_fpn else [embed_dim] * num_levels
+        self.feature_dim = widths[0] if use_fpn else embed_dim  # level 0's width
+        factor = pooling_factor(pooling)
+        cell = [(factor[0] ** level, factor[1] ** level) for level in range(num_levels)]
+        steps = range(num_levels - 1)
 
         if use_fpn:
-            self.lateral = nn.ModuleList(
-                _linear_norm(embed_dim, feature_dim) for _ in range(num_levels)
-            )
-            self.top_down = nn.ModuleList(
-                _linear_norm(feature_dim, feature_dim) for _ in range(num_levels - 1)
-            )
-            self.fuse = nn.ModuleList(
-                _make_fusion(fusion_method, feature_dim) for _ in range(num_levels - 1)
-            )
-        self.project = nn.ModuleList(
-            nn.Linear(self.feature_dim, embed_dim) for _ in range(num_levels)
-        )
+            # step i connects level i (fine) and level i + 1 (coarse)
+            self.lateral = nn.ModuleList(_linear_norm(embed_dim, w) for w in widths)
+            self.top_down = nn.ModuleList(_linear_norm(widths[i + 1], widths[i]) for i in steps)
+            if upsample == "transposed_conv":
+                self.upsamplers = nn.ModuleList(
+                    TransposedConvUpsample(
+                        widths[i + 1], widths[i + 1], sizes[i + 1], sizes[i], factor
+                    )
+                    for i in steps
+                )
+            if fusion_method == "attention":
+                self.fuse = nn.ModuleList(
+                    make_fusion(
+                        "attention",
+                        widths[i],
+                        num_heads=attention_heads,
+                        fine_size=sizes[i],
+                        coarse_size=sizes[i + 1],
+                        fine_cell=cell[i],
+                        coarse_cell=cell[i + 1],
+                    )
+                    for i in steps
+                )
+            else:
+                self.fuse = nn.ModuleList(make_fusion(fusion_method, widths[i]) for i in steps)
+            if bottom_up:
+                self.downsamplers = nn.ModuleList(
+                    StridedConvDownsample(widths[i], widths[i + 1], sizes[i], sizes[i + 1], factor)
+                    for i in steps
+                )
+                self.bottom_up_smooth = nn.ModuleList(
+                    _linear_norm(widths[i + 1], widths[i + 1]) for i in steps
+                )
+        self.project = nn.ModuleList(nn.Linear(w, embed_dim) for w in self.feature_dims)
 
     def pooled_levels(self, tokens: torch.Tensor) -> list[torch.Tensor]:
         """The parameter-free bottom-up pyramid: ``[(B, N_l, D)]``."""
         return build_pyramid(tokens, self.grid_size, self.num_levels, self.pooling)[0]
 
+    def from_coarser(self, level: int, coarse: torch.Tensor) -> torch.Tensor:
+        """What ``fpn_{level+1}`` sends down to ``level``: ``(B, N_level, F_level)`` on the
+        fine grid, or ``(B, N_{level+1}, F_level)`` on its own grid for attention fusion."""
+        if self.fusion_method == "attention":
+            return self.top_down[level](coarse)
+        if self.upsample == "transposed_conv":
+            up = self.upsamplers[level](coarse)
+        else:
+            sizes = self.level_sizes
+            up = upsample_tokens(coarse, sizes[level + 1], sizes[level], mode=self.upsample)
+        return self.top_down[level](up)
+
     def fpn_levels(self, levels: list[torch.Tensor]) -> list[torch.Tensor]:
-        """Lateral connections and the top-down pathway: ``[(B, N_l, F)]``."""
+        """Lateral connections, the top-down pathway (and PANet's bottom-up path if
+        enabled): ``[(B, N_l, F_l)]``."""
         lateral = [conv(x) for conv, x in zip(self.lateral, levels, strict=True)]
         out = [None] * self.num_levels
         out[-1] = lateral[-1]
         for level in reversed(range(self.num_levels - 1)):
-            top_down = upsample_tokens(
-                out[level + 1],
-                self.level_sizes[level + 1],
-                self.level_sizes[level],
-                mode=self.upsample,
-            )
-            top_down = self.top_down[level](top_down)
-            out[level] = self.fuse[level](lateral[level], top_down)
+            out[level] = self.fuse[level](lateral[level], self.from_coarser(level, out[level + 1]))
+        if self.bottom_up:
+            out = self.bottom_up_levels(out)
+        return out
+
+    def bottom_up_levels(self, fpn: list[torch.Tensor]) -> list[torch.Tensor]:
+        """PANet's path: ``pan_{l+1} = smooth_l(fpn_{l+1} + down_l(pan_l))``, ``pan_0 = fpn_0``."""
+        out = [fpn[0]]
+        for level in range(self.num_levels - 1):
+            down = self.downsamplers[level](out[-1])
+            out.append(self.bottom_up_smooth[level](fpn[level + 1] + down))
         return out
 
     def forward(self, tokens: torch.Tensor) -> list[torch.Tensor]:

@@ -25,19 +25,29 @@ def parameter_breakdown(model: nn.Module) -> dict[str, int]:
     """Exact counts per component of an :class:`~hjepa_lite.HJEPA`.
 
     Keys: ``context_encoder``, ``predictor``, and for the hierarchy ``lateral``,
-    ``top_down``, ``fuse`` and ``project`` (0 where absent); ``trainable`` (all online
-    parameters), ``fpn`` (lateral + top_down + fuse: what FPN adds to pooling-only) and
-    ``target_ema`` (the EMA copies: not trainable).
+    ``top_down``, ``upsample`` (learned upsampling), ``fuse``, ``bottom_up`` (PANet's path)
+    and ``project`` (0 where absent); ``trainable`` (all online parameters), ``fpn`` (all of
+    the hierarchy but ``project``: what FPN adds to pooling-only) and ``target_ema`` (the
+    EMA copies: not trainable).
     """
     hierarchy = model.hierarchy
     parts = {
         "context_encoder": count_parameters(model.context_encoder),
         "predictor": count_parameters(model.predictor),
     }
-    for name in ("lateral", "top_down", "fuse", "project"):
-        part = getattr(hierarchy, name, None)
-        parts[name] = count_parameters(part) if part is not None else 0
-    parts["fpn"] = parts["lateral"] + parts["top_down"] + parts["fuse"]
+    components = {
+        "lateral": ["lateral"],
+        "top_down": ["top_down"],
+        "upsample": ["upsamplers"],
+        "fuse": ["fuse"],
+        "bottom_up": ["downsamplers", "bottom_up_smooth"],
+        "project": ["project"],
+    }
+    for key, names in components.items():
+        parts[key] = sum(
+            count_parameters(getattr(hierarchy, n)) for n in names if hasattr(hierarchy, n)
+        )
+    parts["fpn"] = count_parameters(hierarchy) - parts["project"]
     parts["trainable"] = count_parameters(model, trainable_only=True)
     parts["target_ema"] = count_parameters(model.target_encoder) + count_parameters(
         model.target_hierarchy

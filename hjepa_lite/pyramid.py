@@ -37,6 +37,7 @@ __all__ = [
     "pool_mask",
     "pool_tokens",
     "pooling_groups",
+    "pooling_factor",
     "target_mask_pyramid",
     "upsample_tokens",
 ]
@@ -53,6 +54,13 @@ def _check_pooling(pooling: str) -> None:
 
 def _kernel(pooling: str, factor: int = 2) -> tuple[int, int]:
     return (factor, factor) if pooling == "2d" else (1, factor)
+
+
+def pooling_factor(pooling: str = "2d") -> tuple[int, int]:
+    """How many cells of a level one cell of the next level covers, per axis of the
+    pooling layout: ``(2, 2)`` for ``"2d"``, ``(1, 2)`` for ``"1d_seed"``."""
+    _check_pooling(pooling)
+    return _kernel(pooling)
 
 
 def _layout(grid_size: GridSize, pooling: str) -> GridSize:

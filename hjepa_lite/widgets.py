@@ -1,6 +1,7 @@
 """The fusion comparison widget of notebook 04.
 
-Controls: fusion methods to compare, FPN feature dim, level, image. The expensive work runs
+Controls: fusion methods to compare, FPN feature dim, upsampling, PANet's bottom-up path,
+level, image. The expensive work runs
 on the "Compare" button; changing the level only redraws. The callback calls the pure
 functions :func:`hjepa_lite.compare.compare_fusion` and
 :func:`hjepa_lite.compare.plot_comparison`, which the notebook also calls directly.
@@ -16,28 +17,37 @@ import torch
 
 from .compare import compare_fusion, plot_comparison
 from .encoder import PatchEncoder
-from .fpn import FUSION_METHODS
+from .fpn import FUSION_METHODS, UPSAMPLE_MODES
 
 __all__ = ["FusionWidget"]
 
 
 class FusionWidget(widgets.VBox):
-    """``FusionWidget(images, encoder)``; ``images``: ``{name: (3, H, W) normalised}``.
+    """``FusionWidget(images, encoder)``; ``images``: ``{name: (3, H, W) normalised}``;
+    ``methods``: the fusion methods selected at first (any of ``FUSION_METHODS``).
 
     After each comparison: ``results`` (``{variant: VariantResult}``), ``error`` (None or
     the exception text), ``runs`` (number of comparisons made).
     """
 
-    def __init__(self, images: dict[str, torch.Tensor], encoder: PatchEncoder, num_levels: int = 3):
+    def __init__(
+        self,
+        images: dict[str, torch.Tensor],
+        encoder: PatchEncoder,
+        num_levels: int = 3,
+        methods: tuple[str, ...] = ("add", "concat"),
+    ):
         self.images, self.encoder, self.num_levels = images, encoder, num_levels
         dims = sorted({encoder.embed_dim // 4, encoder.embed_dim // 2, encoder.embed_dim})
         self.methods = widgets.SelectMultiple(
             options=FUSION_METHODS,
-            value=FUSION_METHODS,
+            value=tuple(methods),
             description="fusion",
             rows=len(FUSION_METHODS),
         )
         self.feature_dim = widgets.Dropdown(options=dims, value=dims[-1], description="FPN dim")
+        self.upsample = widgets.Dropdown(options=UPSAMPLE_MODES, description="upsample")
+        self.bottom_up = widgets.Checkbox(False, description="PANet bottom-up path")
         self.level = widgets.IntSlider(
             0, min=0, max=num_levels - 1, description="level", continuous_update=False
         )
@@ -53,6 +63,7 @@ class FusionWidget(widgets.VBox):
         controls = widgets.HBox(
             [
                 widgets.VBox([self.methods, self.feature_dim]),
+                widgets.VBox([self.upsample, self.bottom_up]),
                 widgets.VBox([self.image, self.level, self.button]),
             ]
         )
@@ -68,6 +79,8 @@ class FusionWidget(widgets.VBox):
                 fusion_methods=tuple(self.methods.value),
                 feature_dim=self.feature_dim.value,
                 num_levels=self.num_levels,
+                upsample=self.upsample.value,
+                bottom_up=self.bottom_up.value,
             )
             self.error = None
             self.runs += 1

@@ -78,6 +78,7 @@ PERTURBATIONS = {
     "fpn.feature_dim": (64, None),
     "fpn.fusion_method": ("concat", None),
     "fpn.upsample": ("nearest", None),
+    "fpn.bottom_up": (True, None),
 }
 
 
@@ -127,6 +128,18 @@ def test_every_model_key_changes_the_model():
         ({"fpn": {"use_fpn": "yes"}}, r"'model\.fpn\.use_fpn' must be bool"),
         ({"img_size": None}, r"'model\.img_size' must be int, not null"),
         ({"fpn": [1]}, r"config section 'model\.fpn' must be a mapping"),
+        ({"fpn": {"feature_dim": [64, 32]}}, r"fpn\.feature_dim=\[64, 32\].*list of 3"),
+        ({"fpn": {"feature_dim": [64, 0, 32]}}, r"'model\.fpn\.feature_dim\[1\]' must be a pos"),
+        (
+            {"fpn": {"feature_dim": "64"}},
+            r"'model\.fpn\.feature_dim' must be an int or a list of ints, one per level or null",
+        ),
+        ({"fpn": {"upsample": "pixelshuffle"}}, r"'model\.fpn\.upsample'=.*'transposed_conv'"),
+        (
+            {"fpn": {"fusion_method": "attention", "upsample": "transposed_conv"}},
+            r"upsample='transposed_conv' cannot be combined with fusion_method='attention'",
+        ),
+        ({"fpn": {"use_fpn": False, "bottom_up": True}}, r"bottom_up=True \(PANet\) needs use_fpn"),
     ],
 )
 def test_bad_config_values_fail_with_the_key_named(change, message):

@@ -72,7 +72,7 @@ def test_parameter_counts_are_exact():
 
 
 def test_bad_choices_name_the_field_and_the_choices():
-    with pytest.raises(ValueError, match=r"fusion_method='sum'.*\('add', 'concat'\)"):
+    with pytest.raises(ValueError, match=r"fusion_method='sum'.*\('add', 'concat', 'attention'\)"):
         FeaturePyramid(8, (4, 4), 2, True, fusion_method="sum")
     with pytest.raises(ValueError, match="upsample='cubic'.*valid choices"):
         FeaturePyramid(8, (4, 4), 2, True, upsample="cubic")

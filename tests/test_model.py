@@ -147,7 +147,10 @@ def test_1d_seed_pooling_runs_end_to_end():
 # -- bad input: a ValueError that names the field and what is valid ------------------------
 
 BAD_MODELS = [
-    (dict(use_fpn=True, fpn_fusion_method="sum"), r"fusion_method.*'sum'.*\('add', 'concat'\)"),
+    (
+        dict(use_fpn=True, fpn_fusion_method="sum"),
+        r"fusion_method.*'sum'.*\('add', 'concat', 'attention'\)",
+    ),
     (dict(num_hierarchies=4), r"num_hierarchies=4 .*4x4.*1\.\.3"),
     (dict(img_size=36), r"img_size=36 is not divisible by the patch size 8"),
     (dict(embed_dim=384), r"embed_dim=384 disagrees with encoder_type='vit_tiny_patch16_224'.*192"),

@@ -1,0 +1,122 @@
+"""FPN fusion: how a level's lateral tokens meet what comes down from the coarser level.
+
+* ``add``: ``lateral + top_down`` (the seed's default; no parameters).
+* ``concat``: ``Linear([lateral, top_down])`` back to the level's width.
+* ``attention`` (one of the seed's "Future Enhancements"): every fine token *queries* the
+  coarse level's tokens with cross-attention, so it chooses which coarse cells to take
+  context from instead of receiving its interpolated neighbourhood. Queries and keys carry
+  fixed 2-D sin-cos positions of the cells' centres in one shared frame (level-0 patch
+  units), so a fine cell can find the coarse cells around it. It needs no upsampling: the
+  attention itself resamples the coarse level to the fine grid.
+
+``add`` and ``concat`` take the coarse level already upsampled to the fine grid,
+``(B, N_fine, F)``; ``attention`` takes it at its own size, ``(B, N_coarse, F)``.
+"""
+
+from __future__ import annotations
+
+import torch
+from einops import rearrange
+from torch import nn
+
+__all__ = [
+    "FUSION_METHODS",
+    "AddFusion",
+    "ConcatFusion",
+    "CrossAttentionFusion",
+    "cell_centre_sincos",
+    "make_fusion",
+]
+
+FUSION_METHODS = ("add", "concat", "attention")
+
+GridSize = tuple[int, int]
+
+
+class AddFusion(nn.Module):
+    """``lateral + top_down`` (no parameters)."""
+
+    def forward(self, lateral: torch.Tensor, top_down: torch.Tensor) -> torch.Tensor:
+        return lateral + top_down
+
+
+class ConcatFusion(nn.Module):
+    """``Linear([lateral, top_down])``: (B, N, 2F) -> (B, N, F)."""
+
+    def __init__(self, feature_dim: int) -> None:
+        super().__init__()
+        self.proj = nn.Linear(2 * feature_dim, feature_dim)
+
+    def forward(self, lateral: torch.Tensor, top_down: torch.Tensor) -> torch.Tensor:
+        return self.proj(torch.cat([lateral, top_down], dim=-1))
+
+
+def cell_centre_sincos(size: GridSize, cell: tuple[int, int], dim: int) -> torch.Tensor:
+    """Fixed 2-D sin-cos codes of the centres of a ``size`` grid whose cells span ``cell``
+    level-0 patches (``(2**l, 2**l)`` at level ``l``): ``(h*w, dim)``, ``dim % 4 == 0``.
+
+    Centres are in level-0 patch units, so codes of different levels share one frame
+    (timm's table assumes integer positions on one grid, which is not enough here).
+    """
+    if dim % 4:
+        raise ValueError(f"sin-cos positions need a width divisible by 4; got {dim}")
+    rows = (torch.arange(size[0], dtype=torch.float64) + 0.5) * cell[0]
+    cols = (torch.arange(size[1], dtype=torch.float64) + 0.5) * cell[1]
+    y, x = torch.meshgrid(rows, cols, indexing="ij")
+    omega = 1.0 / 10000 ** (torch.arange(dim // 4, dtype=torch.float64) / (dim // 4))
+    angles = [rearrange(axis, "h w -> (h w) 1") * omega for axis in (y, x)]
+    return torch.cat([f(a) for a in angles for f in (torch.sin, torch.cos)], dim=1).float()
+
+
+class CrossAttentionFusion(nn.Module):
+    """``lateral + Attention(q = lateral + pos_fine, k = coarse + pos_coarse, v = coarse)``.
+
+    Args:
+        feature_dim: width F of both inputs (divisible by 4 and by ``num_heads``).
+        num_heads: attention heads.
+        fine_size / coarse_size: grid sizes of the two levels.
+        fine_cell / coarse_cell: how many level-0 patches one cell spans, per axis.
+
+    Shapes: ``forward((B, N_fine, F), (B, N_coarse, F)) -> (B, N_fine, F)``. With a single
+    coarse token the softmax is 1, and every fine cell receives the same vector
+    ``out_proj(v_proj(coarse))``: a broadcast, as ``add`` would give after upsampling.
+    """
+
+    def __init__(
+        self,
+        feature_dim: int,
+        num_heads: int,
+        fine_size: GridSize,
+        coarse_size: GridSize,
+        fine_cell: tuple[int, int],
+        coarse_cell: tuple[int, int],
+    ) -> None:
+        super().__init__()
+        if feature_dim % num_heads:
+            raise ValueError(
+                f"attention fusion: feature_dim={feature_dim} is not divisible by "
+                f"attention_heads={num_heads}"
+            )
+        self.attn = nn.MultiheadAttention(feature_dim, num_heads, batch_first=True)
+        pos = {
+            "pos_fine": cell_centre_sincos(fine_size, fine_cell, feature_dim),
+            "pos_coarse": cell_centre_sincos(coarse_size, coarse_cell, feature_dim),
+        }
+        for name, table in pos.items():
+            self.register_buffer(name, table.unsqueeze(0), persistent=False)
+
+    def forward(self, lateral: torch.Tensor, coarse: torch.Tensor) -> torch.Tensor:
+        query, key = lateral + self.pos_fine, coarse + self.pos_coarse
+        context, _ = self.attn(query, key, coarse, need_weights=False)
+        return lateral + context
+
+
+def make_fusion(method: str, feature_dim: int, **attention: object) -> nn.Module:
+    """The fusion module of one level; ``attention`` = CrossAttentionFusion's other args."""
+    if method == "add":
+        return AddFusion()
+    if method == "concat":
+        return ConcatFusion(feature_dim)
+    if method == "attention":
+        return CrossAttentionFusion(feature_dim, **attention)
+    raise ValueError(f"fusion_method={method!r} is not supported; valid choices: {FUSION_METHODS}")
