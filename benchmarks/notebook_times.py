@@ -2,6 +2,7 @@
 
     python benchmarks/notebook_times.py                 # both modes, every notebook
     python benchmarks/notebook_times.py --modes fast    # CI mode only
+    python benchmarks/notebook_times.py --keep build/executed   # also save the executed notebooks
 
 Runs each notebook in a fresh kernel inside a temporary copy of notebooks/ and configs/, in
 order, so later notebooks find the trained runs of earlier ones (as a learner's would), and
@@ -25,7 +26,7 @@ from nbclient import NotebookClient
 REPO = Path(__file__).parent.parent
 
 
-def run_all(mode: str, notebooks: list[Path]) -> dict[str, float]:
+def run_all(mode: str, notebooks: list[Path], keep: Path | None = None) -> dict[str, float]:
     os.environ["HJEPA_FAST"] = "1" if mode == "fast" else "0"
     times = {}
     with tempfile.TemporaryDirectory() as root:
@@ -43,6 +44,9 @@ def run_all(mode: str, notebooks: list[Path]) -> dict[str, float]:
             start = time.perf_counter()
             client.execute()
             times[path.name] = time.perf_counter() - start
+            if keep is not None:  # the executed notebook, outputs included, to look at
+                (keep / mode).mkdir(parents=True, exist_ok=True)
+                nbformat.write(nb, keep / mode / path.name)
             print(f"{mode:7s} {path.name:36s} {times[path.name]:6.0f} s", flush=True)
     return times
 
@@ -50,9 +54,10 @@ def run_all(mode: str, notebooks: list[Path]) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--modes", nargs="+", default=["fast", "learner"])
+    parser.add_argument("--keep", type=Path, help="save the executed notebooks under this folder")
     args = parser.parse_args()
     notebooks = sorted((REPO / "notebooks").glob("*.ipynb"))
-    results = {mode: run_all(mode, notebooks) for mode in args.modes}
+    results = {mode: run_all(mode, notebooks, args.keep) for mode in args.modes}
     print(
         f"\n{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"torch {torch.__version__}, {torch.get_num_threads()} threads"

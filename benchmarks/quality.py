@@ -1,0 +1,156 @@
+"""Probe quality of pooling-only vs FPN after the same pre-training budget, over several seeds.
+
+    python benchmarks/quality.py                  # 250 steps (notebook 05's budget), seeds 0 1 2
+    python benchmarks/quality.py --steps 800 --variants tiny_pool tiny_fpn_add
+
+For every variant (a config in configs/) and seed: pre-train on the embedded Shapes data with
+``hjepa_lite.Trainer`` (the same code as ``python -m hjepa_lite train``), then probe the frozen
+target-branch features of every level (kNN and the closed-form linear probe, overall and per
+object size). Beside each trained model: the same architecture at random init (same seed), and
+raw pixels. Prints (with ``--out``, also writes) one Markdown table of mean ± sd over seeds and
+a summary against the issue's targets (best-level linear probe >= 25 points above random init
+and >= 10 points above pixels). Run folders go to a temporary directory (nothing is kept).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import torch
+
+from hjepa_lite.config import Config, build_model
+from hjepa_lite.datasets import build_dataset
+from hjepa_lite.evaluate import extract_features, pixel_features, probe_levels
+from hjepa_lite.shapes import SIZES
+from hjepa_lite.trainer import Trainer
+
+REPO = Path(__file__).parent.parent
+VARIANTS = (
+    "tiny_pool",
+    "tiny_pool_1d_seed",
+    "tiny_fpn_add",
+    "tiny_fpn_concat",
+    "tiny_fpn_transposed",
+    "tiny_fpn_attention",
+    "tiny_fpn_widths",
+    "tiny_fpn_panet",
+)
+COLUMNS = ("all", *[str(i) for i in range(len(SIZES))])
+
+
+def with_budget(config: Config, steps: int, seed: int) -> Config:
+    train = dataclasses.replace(config.train, steps=steps, epochs=None, seed=seed)
+    return dataclasses.replace(config, train=train)
+
+
+def spread(values: list[float]) -> str:
+    """'mean ± sd' in percent (sd over seeds; '' for one seed)."""
+    mean = 100 * statistics.mean(values)
+    if len(values) < 2:
+        return f"{mean:.1f}"
+    return f"{mean:.1f} ± {100 * statistics.stdev(values):.1f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--steps", type=int, default=250, help="optimizer steps per run")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), help="configs/<name>")
+    parser.add_argument("--k", type=int, default=20, help="neighbours of the kNN probe")
+    parser.add_argument("--out", type=Path, help="also write the Markdown result to this file")
+    args = parser.parse_args()
+
+    # results[(model name, level)][column] = one accuracy per seed
+    knn: dict[tuple[str, int], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    linear: dict[tuple[str, int], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    ranks: dict[tuple[str, int], list[float]] = defaultdict(list)
+
+    def record(rows) -> None:
+        for row in rows:
+            ranks[row.name, row.level].append(row.rankme)
+            for column in COLUMNS:
+                knn[row.name, row.level][column].append(row.knn[column])
+                linear[row.name, row.level][column].append(row.linear[column])
+
+    data = None
+    minutes = []
+    with tempfile.TemporaryDirectory() as runs:
+        for variant in args.variants:
+            base = Config.from_yaml(REPO / "configs" / f"{variant}.yaml")
+            if data is None:
+                m = base.model
+                data = [
+                    build_dataset("shapes", s, m.img_size, augment=False, patch_size=m.patch_size)
+                    for s in ("train", "test")
+                ]
+                record(probe_levels(*(pixel_features(d) for d in data), "pixels 16x16", args.k))
+            for seed in args.seeds:
+                config = with_budget(base, args.steps, seed)
+                torch.manual_seed(seed)
+                random_model = build_model(config.model)
+                features = [extract_features(random_model, d) for d in data]
+                record(probe_levels(*features, f"{variant} random init", args.k))
+                start = time.perf_counter()
+                trainer = Trainer(config, out_dir=Path(runs) / f"{variant}_{seed}", progress=False)
+                history = trainer.fit()
+                minutes.append((time.perf_counter() - start) / 60)
+                features = [extract_features(trainer.model, d) for d in data]
+                record(probe_levels(*features, f"{variant} trained", args.k))
+                print(
+                    f"{variant} seed {seed}: {minutes[-1]:.1f} min, final loss "
+                    f"{history['loss'][-1]:.3f}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+
+    seeds = " ".join(map(str, args.seeds))
+    variants = "" if args.variants == list(VARIANTS) else " --variants " + " ".join(args.variants)
+    lines = [
+        f"`python benchmarks/quality.py --steps {args.steps} --seeds {seeds}{variants}`",
+        "",
+        f"{datetime.date.today()}, {platform.machine()}, {os.cpu_count()} cores, "
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads; {len(args.seeds)} seeds; "
+        f"{statistics.mean(minutes):.1f} min of pre-training per run (batch "
+        f"{base.data.batch_size}); accuracy in %, mean ± sd over seeds; chance = {100 / 6:.1f}",
+        "",
+        "| model | level | linear all | "
+        + " | ".join(f"linear {s}" for s in SIZES)
+        + " | kNN all | RankMe |",
+        "|---|---:|---:|" + "---:|" * len(SIZES) + "---:|---:|",
+    ]
+    for name, level in linear:
+        cells = [spread(linear[name, level][c]) for c in COLUMNS]
+        cells += [spread(knn[name, level]["all"]), f"{statistics.mean(ranks[name, level]):.1f}"]
+        lines.append(f"| {name} | {level} | " + " | ".join(cells) + " |")
+
+    pixels = statistics.mean(linear["pixels 16x16", 0]["all"])
+    lines += ["", "Best level (mean linear probe, all sizes) against the targets (+25 / +10):", ""]
+    for variant in args.variants:
+        levels = [lv for name, lv in linear if name == f"{variant} trained"]
+        best = max(levels, key=lambda lv: statistics.mean(linear[f"{variant} trained", lv]["all"]))
+        trained = statistics.mean(linear[f"{variant} trained", best]["all"])
+        random_init = statistics.mean(linear[f"{variant} random init", best]["all"])
+        lines.append(
+            f"- {variant}: level {best}, {100 * trained:.1f} %: "
+            f"{100 * (trained - random_init):+.1f} vs random init, "
+            f"{100 * (trained - pixels):+.1f} vs pixels"
+        )
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
