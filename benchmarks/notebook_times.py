@@ -12,6 +12,7 @@ prints a Markdown table for the README.
 from __future__ import annotations
 
 import argparse
+import datetime
 import os
 import platform
 import shutil
@@ -58,9 +59,10 @@ def main() -> None:
     args = parser.parse_args()
     notebooks = sorted((REPO / "notebooks").glob("*.ipynb"))
     results = {mode: run_all(mode, notebooks, args.keep) for mode in args.modes}
+    print(f"\n`python benchmarks/notebook_times.py --modes {' '.join(args.modes)}`\n")
     print(
-        f"\n{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads"
+        f"{datetime.date.today()}, {platform.machine()}, {os.cpu_count()} cores, "
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads\n"
     )
     print("| notebook | " + " | ".join(f"{mode} mode" for mode in args.modes) + " |")
     print("|---|" + "---:|" * len(args.modes))

@@ -1,6 +1,6 @@
 """Probe quality of pooling-only vs FPN after the same pre-training budget, over several seeds.
 
-    python benchmarks/quality.py                  # 250 steps (notebook 05's budget), seeds 0 1 2
+    python benchmarks/quality.py          # 200 steps of 32 (notebook 05's budget), seeds 0 1 2
     python benchmarks/quality.py --steps 800 --variants tiny_pool tiny_fpn_add
 
 For every variant (a config in configs/) and seed: pre-train on the embedded Shapes data with
@@ -48,9 +48,10 @@ VARIANTS = (
 COLUMNS = ("all", *[str(i) for i in range(len(SIZES))])
 
 
-def with_budget(config: Config, steps: int, seed: int) -> Config:
+def with_budget(config: Config, steps: int, batch: int, seed: int) -> Config:
     train = dataclasses.replace(config.train, steps=steps, epochs=None, seed=seed)
-    return dataclasses.replace(config, train=train)
+    data = dataclasses.replace(config.data, batch_size=batch)
+    return dataclasses.replace(config, train=train, data=data)
 
 
 def spread(values: list[float]) -> str:
@@ -63,7 +64,8 @@ def spread(values: list[float]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--steps", type=int, default=250, help="optimizer steps per run")
+    parser.add_argument("--steps", type=int, default=200, help="optimizer steps per run")
+    parser.add_argument("--batch", type=int, default=32, help="images per step")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), help="configs/<name>")
     parser.add_argument("--k", type=int, default=20, help="neighbours of the kNN probe")
@@ -95,7 +97,7 @@ def main() -> None:
                 ]
                 record(probe_levels(*(pixel_features(d) for d in data), "pixels 16x16", args.k))
             for seed in args.seeds:
-                config = with_budget(base, args.steps, seed)
+                config = with_budget(base, args.steps, args.batch, seed)
                 torch.manual_seed(seed)
                 random_model = build_model(config.model)
                 features = [extract_features(random_model, d) for d in data]
@@ -116,12 +118,13 @@ def main() -> None:
     seeds = " ".join(map(str, args.seeds))
     variants = "" if args.variants == list(VARIANTS) else " --variants " + " ".join(args.variants)
     lines = [
-        f"`python benchmarks/quality.py --steps {args.steps} --seeds {seeds}{variants}`",
+        f"`python benchmarks/quality.py --steps {args.steps} --batch {args.batch} "
+        f"--seeds {seeds}{variants}`",
         "",
         f"{datetime.date.today()}, {platform.machine()}, {os.cpu_count()} cores, "
         f"torch {torch.__version__}, {torch.get_num_threads()} threads; {len(args.seeds)} seeds; "
-        f"{statistics.mean(minutes):.1f} min of pre-training per run (batch "
-        f"{base.data.batch_size}); accuracy in %, mean ± sd over seeds; chance = {100 / 6:.1f}",
+        f"{statistics.mean(minutes):.1f} min of pre-training per run; "
+        f"accuracy in %, mean ± sd over seeds; chance = {100 / 6:.1f}",
         "",
         "| model | level | linear all | "
         + " | ".join(f"linear {s}" for s in SIZES)

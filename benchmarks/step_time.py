@@ -19,6 +19,9 @@ The order of the configs rotates from round to round.
 """
 
 import argparse
+import datetime
+import os
+import platform
 import statistics
 import time
 from pathlib import Path
@@ -129,7 +132,15 @@ def main() -> None:
     base = statistics.median(times[NAMES[0]])
     masks = statistics.median(mask_times)
     peak = statistics.median(peak_rates)
-    print(f"batch {args.batch}, {args.threads} threads, median of {args.rounds} rounds")
+    print(
+        f"`python benchmarks/step_time.py --batch {args.batch} --rounds {args.rounds} "
+        f"--threads {args.threads}`\n"
+    )
+    print(
+        f"{datetime.date.today()}, {platform.machine()}, {os.cpu_count()} cores, torch "
+        f"{torch.__version__}; batch {args.batch}, {args.threads} threads, median of "
+        f"{args.rounds} rounds\n"
+    )
     print(f"fp32 2048x2048 matmul: {peak / 1e9:.1f} GFLOP/s (the MFU reference)")
     print(
         "| config | ms / step | images / s | time vs tiny_pool | training memory (MB) "
