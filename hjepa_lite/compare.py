@@ -67,7 +67,7 @@ def compare_fusion(
         encoder: the patch encoder whose tokens every variant pools.
         fusion_methods: FPN variants to build beside pooling-only.
         feature_dim / num_levels / upsample / bottom_up: the FPN settings (attention fusion
-            resamples by itself: with ``upsample="transposed_conv"`` its variant interpolates).
+            resamples by itself, so ``upsample`` does not apply to its variant).
         batch_size / repeats: forward time = median over ``repeats`` of encoder + head on a
             batch of ``batch_size`` copies of the image.
         seed: initial weights of the heads (the same seed for every variant).
