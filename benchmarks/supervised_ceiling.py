@@ -1,0 +1,97 @@
+"""How well can the tiny encoder recognise Shapes at all? A supervised reference for the probes.
+
+    python benchmarks/supervised_ceiling.py [--steps 600] [--batch 64] [--seed 0]
+
+Trains the tiny config's ViT encoder (``configs/tiny_pool.yaml``: the encoder all tiny configs
+share) *with the labels*: mean-pooled tokens -> LayerNorm -> Linear classifier, AdamW, the same
+RandomResizedCrop augmentation as pre-training. The test accuracy, overall and per object size,
+is a rough ceiling for what a linear probe on self-supervised features of this encoder could
+reach after the same number of images; if it is low, the task (not the self-supervised
+recipe) is what limits the probes in ``benchmarks/quality.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import time
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from hjepa_lite import PatchEncoder
+from hjepa_lite.config import Config
+from hjepa_lite.datasets import eval_transform, train_transform
+from hjepa_lite.evaluate import accuracy_by_group
+from hjepa_lite.shapes import CLASSES, SIZES, ShapesDataset
+
+CONFIG = os.path.join(os.path.dirname(__file__), "..", "configs", "tiny_pool.yaml")
+
+
+class Classifier(nn.Module):
+    """(B, 3, H, W) -> (B, classes): encoder tokens, mean over the grid, LayerNorm, Linear."""
+
+    def __init__(self, encoder: PatchEncoder, classes: int) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.head = nn.Sequential(
+            nn.LayerNorm(encoder.embed_dim), nn.Linear(encoder.embed_dim, classes)
+        )
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.head(self.encoder(images).mean(1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--steps", type=int, default=600)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--lr", type=float, default=5e-4)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    torch.manual_seed(args.seed)
+    m = Config.from_yaml(CONFIG).model
+    encoder = PatchEncoder(m.encoder_type, m.img_size, m.patch_size, m.depth, m.num_heads)
+    model = Classifier(encoder, len(CLASSES))
+    train = ShapesDataset("train", transform=train_transform(m.img_size))
+    test = ShapesDataset("test", transform=eval_transform(m.img_size))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.05)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, args.lr, total_steps=args.steps)
+    loader = DataLoader(
+        train, args.batch, shuffle=True, drop_last=True, generator=torch.Generator().manual_seed(0)
+    )
+    step, start = 0, time.perf_counter()
+    model.train()
+    while step < args.steps:
+        for images, labels in loader:
+            loss = nn.functional.cross_entropy(model(images), labels)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            step += 1
+            if step % 100 == 0 or step == args.steps:
+                print(f"step {step}: loss {loss.item():.3f}", flush=True)
+            if step == args.steps:
+                break
+    minutes = (time.perf_counter() - start) / 60
+    model.eval()
+    with torch.no_grad():
+        predicted = torch.cat([model(x).argmax(1) for x, _ in DataLoader(test, 256)])
+    accuracy = accuracy_by_group(predicted, test.labels, test.sizes)
+    print(
+        f"\n`python benchmarks/supervised_ceiling.py --steps {args.steps} --batch {args.batch} "
+        f"--seed {args.seed}`\n\n{datetime.date.today()}, {platform.machine()}, "
+        f"{os.cpu_count()} cores, torch {torch.__version__}; {minutes:.1f} min of training\n"
+    )
+    print("| supervised tiny encoder | all | " + " | ".join(SIZES) + " |")
+    print("|---|---:|" + "---:|" * len(SIZES))
+    cells = [f"{100 * accuracy[str(g)]:.1f}" for g in range(len(SIZES))]
+    print(f"| test accuracy (%) | {100 * accuracy['all']:.1f} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
