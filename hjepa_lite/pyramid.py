@@ -24,6 +24,7 @@ are ``(1, n)``), so groups join the end of one image row to the start of the nex
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -34,6 +35,7 @@ __all__ = [
     "build_pyramid",
     "level_grid_sizes",
     "max_levels",
+    "on_grid",
     "pool_mask",
     "pool_tokens",
     "pooling_groups",
@@ -97,15 +99,20 @@ def level_grid_sizes(grid_size: GridSize, num_levels: int, pooling: str = "2d") 
     return sizes
 
 
+def on_grid(fn: Callable[[torch.Tensor], torch.Tensor], tokens: torch.Tensor, size: GridSize):
+    """Apply a 2-D op to tokens: ``(B, h*w, C)`` on a ``size`` grid -> ``fn((B, C, h, w))``
+    -> back to tokens ``(B, h'*w', C')`` of whatever grid ``fn`` returns."""
+    grid = fn(rearrange(tokens, "b (h w) c -> b c h w", h=size[0], w=size[1]))
+    return rearrange(grid, "b c h w -> b (h w) c")
+
+
 def pool_tokens(
     tokens: torch.Tensor, size: GridSize, pooling: str = "2d", factor: int = 2
 ) -> torch.Tensor:
     """Average ``factor x factor`` blocks: ``(B, h*w, D)`` on a ``size`` grid -> ``(B, h'*w', D)``
     with ``h' = ceil(h / factor)``; edge cells average only the patches that exist."""
-    h, w = size
-    grid = rearrange(tokens, "b (h w) d -> b d h w", h=h, w=w)
-    pooled = F.avg_pool2d(grid, _kernel(pooling, factor), ceil_mode=True)
-    return rearrange(pooled, "b d h w -> b (h w) d")
+    kernel = _kernel(pooling, factor)
+    return on_grid(lambda grid: F.avg_pool2d(grid, kernel, ceil_mode=True), tokens, size)
 
 
 def build_pyramid(
@@ -179,14 +186,19 @@ def upsample_tokens(
     parent, also on odd sizes); ``"bilinear"`` blends the 2-D neighbours (the seed used
     linear interpolation, which in its 1-D layout blended different image rows).
     """
-    h, w = size
-    grid = rearrange(tokens, "b (h w) d -> b d h w", h=h, w=w)
-    if mode == "nearest":
-        for axis, (n_in, n_out) in ((-2, (h, out_size[0])), (-1, (w, out_size[1]))):
+    if mode == "bilinear":
+        return on_grid(
+            lambda grid: F.interpolate(grid, size=out_size, mode="bilinear", align_corners=False),
+            tokens,
+            size,
+        )
+    if mode != "nearest":
+        raise ValueError(f"upsample mode {mode!r} is not supported; valid: ('nearest', 'bilinear')")
+
+    def to_children(grid: torch.Tensor) -> torch.Tensor:
+        for axis, (n_in, n_out) in ((-2, (size[0], out_size[0])), (-1, (size[1], out_size[1]))):
             if n_in != n_out:
                 grid = grid.repeat_interleave(2, dim=axis).narrow(axis, 0, n_out)
-    elif mode == "bilinear":
-        grid = F.interpolate(grid, size=out_size, mode="bilinear", align_corners=False)
-    else:
-        raise ValueError(f"upsample mode {mode!r} is not supported; valid: ('nearest', 'bilinear')")
-    return rearrange(grid, "b d h w -> b (h w) d")
+        return grid
+
+    return on_grid(to_children, tokens, size)

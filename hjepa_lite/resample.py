@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from einops import rearrange
 from torch import nn
 
-__all__ = ["StridedConvDownsample", "TransposedConvUpsample"]
+from .pyramid import GridSize, on_grid
 
-GridSize = tuple[int, int]
+__all__ = ["StridedConvDownsample", "TransposedConvUpsample"]
 
 
 class TransposedConvUpsample(nn.Module):
@@ -38,10 +37,8 @@ class TransposedConvUpsample(nn.Module):
         self.conv = nn.ConvTranspose2d(in_dim, out_dim, kernel_size=factor, stride=factor)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        h, w = self.size
-        grid = self.conv(rearrange(tokens, "b (h w) c -> b c h w", h=h, w=w))
-        grid = grid[..., : self.out_size[0], : self.out_size[1]]  # odd grids: drop the extra
-        return rearrange(grid, "b c h w -> b (h w) c")
+        h, w = self.out_size  # odd grids: drop the extra last row / column
+        return on_grid(lambda grid: self.conv(grid)[..., :h, :w], tokens, self.size)
 
 
 class StridedConvDownsample(nn.Module):
@@ -51,12 +48,10 @@ class StridedConvDownsample(nn.Module):
         self, in_dim: int, out_dim: int, size: GridSize, out_size: GridSize, factor=(2, 2)
     ) -> None:
         super().__init__()
-        self.size, self.out_size = tuple(size), tuple(out_size)
+        self.size = tuple(size)
         # zero rows/cols at the bottom/right so that every parent has a full group of children
         self.pad = (0, out_size[1] * factor[1] - size[1], 0, out_size[0] * factor[0] - size[0])
         self.conv = nn.Conv2d(in_dim, out_dim, kernel_size=factor, stride=factor)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        h, w = self.size
-        grid = F.pad(rearrange(tokens, "b (h w) c -> b c h w", h=h, w=w), self.pad)
-        return rearrange(self.conv(grid), "b c h w -> b (h w) c")
+        return on_grid(lambda grid: self.conv(F.pad(grid, self.pad)), tokens, self.size)
