@@ -30,7 +30,7 @@ import torch
 
 from hjepa_lite.config import Config, build_model
 from hjepa_lite.datasets import build_dataset
-from hjepa_lite.evaluate import extract_features, pixel_features, probe_levels
+from hjepa_lite.evaluate import pixel_features, probe_levels, probe_model
 from hjepa_lite.shapes import SIZES
 from hjepa_lite.trainer import Trainer
 
@@ -99,15 +99,13 @@ def main() -> None:
             for seed in args.seeds:
                 config = with_budget(base, args.steps, args.batch, seed)
                 torch.manual_seed(seed)
-                random_model = build_model(config.model)
-                features = [extract_features(random_model, d) for d in data]
-                record(probe_levels(*features, f"{variant} random init", args.k))
+                random_init = build_model(config.model)
+                record(probe_model(random_init, *data, f"{variant} random init", args.k))
                 start = time.perf_counter()
                 trainer = Trainer(config, out_dir=Path(runs) / f"{variant}_{seed}", progress=False)
                 history = trainer.fit()
                 minutes.append((time.perf_counter() - start) / 60)
-                features = [extract_features(trainer.model, d) for d in data]
-                record(probe_levels(*features, f"{variant} trained", args.k))
+                record(probe_model(trainer.model, *data, f"{variant} trained", args.k))
                 print(
                     f"{variant} seed {seed}: {minutes[-1]:.1f} min, final loss "
                     f"{history['loss'][-1]:.3f}",

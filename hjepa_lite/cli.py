@@ -53,7 +53,7 @@ def _probe(args: argparse.Namespace) -> None:
 
     from .config import build_model
     from .datasets import build_dataset
-    from .evaluate import extract_features, format_probe_table, pixel_features, probe_levels
+    from .evaluate import format_probe_table, pixel_features, probe_levels, probe_model
     from .shapes import SIZES
     from .trainer import load_trained
 
@@ -73,16 +73,12 @@ def _probe(args: argparse.Namespace) -> None:
                 )
                 for split in ("train", "test")
             ]
-        train, test = data[key]
-        features = [extract_features(model, d) for d in (train, test)]
-        rows += probe_levels(*features, name=str(run), k=args.k)
+        rows += probe_model(model, *data[key], name=str(run), k=args.k)
         config = config or state_config
     if args.baselines:
         train, test = data[(config.img_size, config.patch_size)]
         torch.manual_seed(args.seed)
-        random_model = build_model(config)
-        features = [extract_features(random_model, d) for d in (train, test)]
-        rows += probe_levels(*features, name="random init", k=args.k)
+        rows += probe_model(build_model(config), train, test, name="random init", k=args.k)
         features = [pixel_features(d) for d in (train, test)]
         rows += probe_levels(*features, name="pixels 16x16", k=args.k)
     print(format_probe_table(rows, SIZES))

@@ -1,7 +1,7 @@
 """Frozen-feature evaluation per pyramid level: kNN, linear probe, collapse diagnostics.
 
 Features of an image at level ``l`` = the mean over the level's cells of the target
-branch's tokens (:meth:`HJEPA.extract_features`). Every accuracy comes with the numbers
+branch's tokens (:meth:`HJEPA.target_levels`). Every accuracy comes with the numbers
 that make it mean something: the same architecture at random init, and raw pixels.
 
     >>> train, test = extract_features(model, train_set), extract_features(model, test_set)
@@ -22,6 +22,7 @@ __all__ = [
     "ProbeRow",
     "format_probe_table",
     "probe_levels",
+    "probe_model",
     "accuracy_by_group",
     "extract_features",
     "knn_predict",
@@ -53,11 +54,8 @@ def extract_features(model, dataset: Dataset, batch_size: int = 256) -> LevelFea
     levels: list[list[torch.Tensor]] = [[] for _ in range(model.num_levels)]
     labels = []
     for images, y in _loader(dataset, batch_size):
-        images = images.to(device)
-        tokens = model.target_encoder(images)
-        tokens = F.layer_norm(tokens, tokens.shape[-1:])
-        for level, x in enumerate(model.target_hierarchy(tokens)):
-            levels[level].append(F.layer_norm(x, x.shape[-1:]).mean(1).cpu())
+        for level, x in enumerate(model.target_levels(images.to(device))):
+            levels[level].append(x.mean(1).cpu())
         labels.append(torch.as_tensor(y))
     return LevelFeatures(
         [torch.cat(x) for x in levels], torch.cat(labels), getattr(dataset, "sizes", None)
@@ -158,6 +156,11 @@ def probe_levels(
             )
         )
     return rows
+
+
+def probe_model(model, train: Dataset, test: Dataset, name: str, k: int = 20) -> list[ProbeRow]:
+    """:func:`probe_levels` on the target features of ``model`` for two labelled data sets."""
+    return probe_levels(extract_features(model, train), extract_features(model, test), name, k)
 
 
 def format_probe_table(rows: list[ProbeRow], group_names: tuple[str, ...] = ()) -> str:

@@ -200,8 +200,13 @@ class HJEPA(nn.Module):
                 f"level={level} is out of range: this model has {self.num_levels} levels "
                 f"(valid: 0..{self.num_levels - 1})"
             )
+        return self.target_levels(images)[level]
+
+    def target_levels(self, images: torch.Tensor) -> list[torch.Tensor]:
+        """Target-branch features of every level in one pass: ``[(B, N_l, D)]``, finest first
+        (what the loss regresses to, and what the probes of :mod:`hjepa_lite.evaluate` read)."""
         self._check_images(images)
-        return self._targets(images)[level]
+        return self._targets(images)
 
     # -- EMA -----------------------------------------------------------------------------
 
