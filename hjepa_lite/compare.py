@@ -17,7 +17,7 @@ import torch
 
 from .encoder import PatchEncoder
 from .fpn import FeaturePyramid
-from .params import count_parameters
+from .params import count_parameters, head_breakdown
 from .viz import pca_rgb_levels
 
 __all__ = ["VariantResult", "compare_fusion", "plot_comparison"]
@@ -94,7 +94,6 @@ def compare_fusion(
         ).eval()
         levels = head(tokens)
         name = POOLING_ONLY if method is None else f"FPN {method}"
-        fpn_params = count_parameters(head) - count_parameters(head.project)
         results[name] = VariantResult(
             name=name,
             maps=[
@@ -102,7 +101,7 @@ def compare_fusion(
                 for x, s in zip(levels, head.level_sizes, strict=True)
             ],
             head_params=count_parameters(head),
-            fpn_params=fpn_params,
+            fpn_params=head_breakdown(head)["fpn"],
             forward_ms=_time_ms(lambda head=head: head(encoder(batch)), repeats),
             sizes=list(head.level_sizes),
         )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from torch import nn
 
-__all__ = ["count_parameters", "parameter_breakdown", "seed_fpn_formula"]
+__all__ = ["count_parameters", "head_breakdown", "parameter_breakdown", "seed_fpn_formula"]
 
 
 def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
@@ -21,38 +21,44 @@ def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
     return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
 
 
+# Parts of a FeaturePyramid, by the attribute(s) that hold them (absent parts count 0).
+_HEAD_PARTS = {
+    "lateral": ("lateral",),
+    "top_down": ("top_down",),
+    "upsample": ("upsamplers",),
+    "fuse": ("fuse",),
+    "bottom_up": ("downsamplers", "bottom_up_smooth"),
+    "project": ("project",),
+}
+
+
+def head_breakdown(hierarchy: nn.Module) -> dict[str, int]:
+    """Exact counts per part of a :class:`~hjepa_lite.FeaturePyramid`: ``lateral``,
+    ``top_down``, ``upsample`` (learned upsampling), ``fuse``, ``bottom_up`` (PANet's path),
+    ``project`` (0 where absent), and ``fpn`` (all but ``project``: what FPN adds to
+    pooling-only)."""
+    parts = {
+        key: sum(count_parameters(getattr(hierarchy, n)) for n in names if hasattr(hierarchy, n))
+        for key, names in _HEAD_PARTS.items()
+    }
+    parts["fpn"] = count_parameters(hierarchy) - parts["project"]
+    return parts
+
+
 def parameter_breakdown(model: nn.Module) -> dict[str, int]:
     """Exact counts per component of an :class:`~hjepa_lite.HJEPA`.
 
-    Keys: ``context_encoder``, ``predictor``, and for the hierarchy ``lateral``,
-    ``top_down``, ``upsample`` (learned upsampling), ``fuse``, ``bottom_up`` (PANet's path)
-    and ``project`` (0 where absent); ``trainable`` (all online parameters), ``fpn`` (all of
-    the hierarchy but ``project``: what FPN adds to pooling-only) and ``target_ema`` (the
-    EMA copies: not trainable).
+    Keys: ``context_encoder``, ``predictor``, the hierarchy's parts (:func:`head_breakdown`),
+    ``trainable`` (all online parameters) and ``target_ema`` (the EMA copies: not trainable).
     """
-    hierarchy = model.hierarchy
-    parts = {
+    return {
         "context_encoder": count_parameters(model.context_encoder),
         "predictor": count_parameters(model.predictor),
+        **head_breakdown(model.hierarchy),
+        "trainable": count_parameters(model, trainable_only=True),
+        "target_ema": count_parameters(model.target_encoder)
+        + count_parameters(model.target_hierarchy),
     }
-    components = {
-        "lateral": ["lateral"],
-        "top_down": ["top_down"],
-        "upsample": ["upsamplers"],
-        "fuse": ["fuse"],
-        "bottom_up": ["downsamplers", "bottom_up_smooth"],
-        "project": ["project"],
-    }
-    for key, names in components.items():
-        parts[key] = sum(
-            count_parameters(getattr(hierarchy, n)) for n in names if hasattr(hierarchy, n)
-        )
-    parts["fpn"] = count_parameters(hierarchy) - parts["project"]
-    parts["trainable"] = count_parameters(model, trainable_only=True)
-    parts["target_ema"] = count_parameters(model.target_encoder) + count_parameters(
-        model.target_hierarchy
-    )
-    return parts
 
 
 def seed_fpn_formula(num_levels: int, embed_dim: int, feature_dim: int, fusion: str) -> int:
