@@ -222,9 +222,13 @@ def _as_plain(obj: Any) -> dict[str, Any]:
     return plain(dataclasses.asdict(obj))
 
 
+_TYPE_NAMES = {"int | list[int]": "an int or a list of ints, one per level"}
+
+
 def _type_name(annotation: str) -> str:
-    annotation = annotation.replace("int | list[int]", "an int or a list of ints, one per level,")
-    return annotation.replace(" | None", " or null").replace(", or null", " or null")
+    base = annotation.removesuffix(" | None")
+    name = _TYPE_NAMES.get(base, base)
+    return f"{name} or null" if base != annotation else name
 
 
 def _check_value(path: str, value: Any, annotation: str) -> Any:

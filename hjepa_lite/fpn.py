@@ -130,9 +130,7 @@ class FeaturePyramid(nn.Module):
         self.level_sizes = sizes = level_grid_sizes(self.grid_size, num_levels, pooling)
         widths = _level_widths(feature_dim, embed_dim, num_levels)
         self.feature_dims = widths if use_fpn else [embed_dim] * num_levels
-        self.feature_dim = widths[0] if use_fpn else embed_dim  # level 0's width
         factor = pooling_factor(pooling)
-        cell = [(factor[0] ** level, factor[1] ** level) for level in range(num_levels)]
         steps = range(num_levels - 1)
 
         if use_fpn:
@@ -146,21 +144,23 @@ class FeaturePyramid(nn.Module):
                     )
                     for i in steps
                 )
-            if fusion_method == "attention":
-                self.fuse = nn.ModuleList(
-                    make_fusion(
-                        "attention",
-                        widths[i],
-                        num_heads=attention_heads,
-                        fine_size=sizes[i],
-                        coarse_size=sizes[i + 1],
-                        fine_cell=cell[i],
-                        coarse_cell=cell[i + 1],
-                    )
-                    for i in steps
+            # attention also needs both grids and the patches a cell spans (2**l per axis)
+            cell = [(factor[0] ** level, factor[1] ** level) for level in range(num_levels)]
+            geometry = [
+                dict(
+                    num_heads=attention_heads,
+                    fine_size=sizes[i],
+                    coarse_size=sizes[i + 1],
+                    fine_cell=cell[i],
+                    coarse_cell=cell[i + 1],
                 )
-            else:
-                self.fuse = nn.ModuleList(make_fusion(fusion_method, widths[i]) for i in steps)
+                if fusion_method == "attention"
+                else {}
+                for i in steps
+            ]
+            self.fuse = nn.ModuleList(
+                make_fusion(fusion_method, widths[i], **geometry[i]) for i in steps
+            )
             if bottom_up:
                 self.downsamplers = nn.ModuleList(
                     StridedConvDownsample(widths[i], widths[i + 1], sizes[i], sizes[i + 1], factor)
@@ -170,6 +170,11 @@ class FeaturePyramid(nn.Module):
                     _linear_norm(widths[i + 1], widths[i + 1]) for i in steps
                 )
         self.project = nn.ModuleList(nn.Linear(w, embed_dim) for w in self.feature_dims)
+
+    @property
+    def feature_dim(self) -> int:
+        """Width of level 0 (the FPN width when every level has the same)."""
+        return self.feature_dims[0]
 
     def pooled_levels(self, tokens: torch.Tensor) -> list[torch.Tensor]:
         """The parameter-free bottom-up pyramid: ``[(B, N_l, D)]``."""

@@ -37,8 +37,11 @@ def hierarchical_loss(
     total = levels[0][0].new_zeros(())
     per_level = []
     for weight, (pred, target, valid) in zip(weights, levels, strict=True):
-        # No valid cell: zero, but still connected to the graph (DDP expects every gradient).
-        loss = error(pred[valid], target[valid].detach()) if valid.any() else pred.sum() * 0.0
+        if valid.any():
+            loss = error(pred[valid], target[valid].detach())
+            per_level.append(loss.detach())
+        else:  # zero, but still in the graph (DDP expects every gradient); reported as NaN
+            loss = pred.sum() * 0.0
+            per_level.append(torch.full_like(loss.detach(), nan))
         total = total + weight * loss
-        per_level.append(loss.detach() if valid.any() else torch.full_like(loss.detach(), nan))
     return total, per_level
