@@ -54,30 +54,38 @@ def test_output_shapes_per_level_on_even_and_odd_grids(grid, option, widths, poo
     assert [tuple(x.shape) for x in head(tokens)] == [(2, h * w, 12) for h, w in sizes]
 
 
-@pytest.mark.parametrize(("coarse", "fine"), [((2, 2), (4, 4)), ((4, 4), (7, 7)), ((2, 3), (3, 5))])
+def read_map(module, in_size, out_size) -> torch.Tensor:
+    """``(out_h, out_w, in_h, in_w)`` bool: which input cells each output cell depends on
+    (also checks the output shape: 3 channels in, 5 out)."""
+    x = torch.randn(1, in_size[0] * in_size[1], 3)
+    assert module(x).shape == (1, out_size[0] * out_size[1], 5)
+    cells = range(out_size[0] * out_size[1])
+    return torch.stack([dependence(module, x, k) for k in cells]).view(*out_size, *in_size)
+
+
+def is_parent(fine, coarse) -> torch.Tensor:
+    """``(fine_h, fine_w, coarse_h, coarse_w)`` bool: the coarse cell is the fine cell's parent."""
+    rows = (torch.arange(fine[0]) // 2)[:, None] == torch.arange(coarse[0])
+    cols = (torch.arange(fine[1]) // 2)[:, None] == torch.arange(coarse[1])
+    return rows[:, None, :, None] & cols[None, :, None, :]
+
+
+GRIDS = [((2, 2), (4, 4)), ((4, 4), (7, 7)), ((2, 3), (3, 5))]  # (coarse, fine)
+
+
+@pytest.mark.parametrize(("coarse", "fine"), GRIDS)
 def test_transposed_conv_gives_each_fine_cell_only_its_own_parent(coarse, fine):
     torch.manual_seed(0)
     up = TransposedConvUpsample(3, 5, coarse, fine)
-    x = torch.randn(1, coarse[0] * coarse[1], 3)
-    assert up(x).shape == (1, fine[0] * fine[1], 5)
-    for i in range(fine[0]):
-        for j in range(fine[1]):
-            parent = torch.zeros(coarse, dtype=torch.bool)
-            parent[i // 2, j // 2] = True
-            assert torch.equal(dependence(up, x, i * fine[1] + j), parent.flatten()), (i, j)
+    assert torch.equal(read_map(up, coarse, fine), is_parent(fine, coarse))
 
 
-@pytest.mark.parametrize(("fine", "coarse"), [((4, 4), (2, 2)), ((7, 7), (4, 4)), ((3, 5), (2, 3))])
-def test_strided_conv_gives_each_coarse_cell_exactly_its_children(fine, coarse):
+@pytest.mark.parametrize(("coarse", "fine"), GRIDS)
+def test_strided_conv_gives_each_coarse_cell_exactly_its_children(coarse, fine):
     torch.manual_seed(0)
     down = StridedConvDownsample(3, 5, fine, coarse)
-    x = torch.randn(1, fine[0] * fine[1], 3)
-    assert down(x).shape == (1, coarse[0] * coarse[1], 5)
-    for p in range(coarse[0]):
-        for q in range(coarse[1]):
-            children = torch.zeros(fine, dtype=torch.bool)
-            children[2 * p : 2 * p + 2, 2 * q : 2 * q + 2] = True
-            assert torch.equal(dependence(down, x, p * coarse[1] + q), children.flatten())
+    children = is_parent(fine, coarse).permute(2, 3, 0, 1)
+    assert torch.equal(read_map(down, fine, coarse), children)
 
 
 def test_attention_with_one_coarse_token_is_a_broadcast():
