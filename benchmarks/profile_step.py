@@ -14,23 +14,14 @@ import datetime
 import os
 import platform
 from collections import Counter
-from pathlib import Path
 
 import torch
+from step_time import steady_trainer  # benchmarks/ is on sys.path when run as a script
 from torch.profiler import ProfilerActivity, profile
 
 from hjepa_lite import Trainer
 from hjepa_lite.datasets import train_transform
 from hjepa_lite.shapes import ShapesDataset
-
-CONFIGS = Path(__file__).parent.parent / "configs"
-
-
-def make_trainer(name: str, data, images: torch.Tensor) -> Trainer:
-    trainer = Trainer(CONFIGS / f"{name}.yaml", progress=False, dataset=data)
-    trainer.total_steps = 10**6  # keep the schedules in their steady middle
-    trainer.train_step(images)  # warm-up
-    return trainer
 
 
 def add_profile(trainer: Trainer, images: torch.Tensor, times: Counter, calls: Counter) -> None:
@@ -53,7 +44,7 @@ def main() -> None:
     torch.set_num_threads(2)
     data = ShapesDataset("train", transform=train_transform(64))
     images = torch.stack([data[i][0] for i in range(args.batch)])
-    trainers = [make_trainer(name, data, images) for name in (args.base, args.other)]
+    trainers = [steady_trainer(name, data, images) for name in (args.base, args.other)]
     (base, base_calls), (other, other_calls) = (Counter(), Counter()), (Counter(), Counter())
     for step in range(args.steps):  # alternate, so that machine noise hits both alike
         pairs = [(trainers[0], base, base_calls), (trainers[1], other, other_calls)]

@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from hjepa_lite import Trainer, hierarchical_loss
+from hjepa_lite import Trainer
 from hjepa_lite.datasets import train_transform
 from hjepa_lite.shapes import ShapesDataset
 
@@ -48,20 +48,20 @@ NAMES = [
 MASK_BATCH = 128  # issue 3: sampling the masks of a batch of 128 must cost < 2 % of a step
 
 
-def _loss(trainer: Trainer, images: torch.Tensor) -> torch.Tensor:
-    masks = trainer.masks(len(images), generator=torch.Generator().manual_seed(0))
-    outputs = trainer.model(images, masks.mask, target_mask=masks.target_mask)
-    loss, _ = hierarchical_loss(
-        outputs, trainer.config.loss.level_weights, trainer.config.loss.type
-    )
-    return loss
+def steady_trainer(name: str, data, images: torch.Tensor) -> Trainer:
+    """A Trainer for ``configs/<name>.yaml`` after one warm-up step, its schedules held in
+    their steady middle (every config gets the same step index, hence the same masks)."""
+    trainer = Trainer(CONFIGS / f"{name}.yaml", progress=False, dataset=data)
+    trainer.total_steps = 10**6
+    trainer.train_step(images)  # warm-up
+    return trainer
 
 
 def step_flops(trainer: Trainer, images: torch.Tensor) -> int:
-    """FLOPs of the forward and backward pass of one step (the optimizer's are negligible)."""
+    """FLOPs of one training step (matmuls, convolutions, attention of forward and backward;
+    the optimizer's element-wise work is not counted and is negligible)."""
     with FlopCounterMode(display=False) as counter:
-        _loss(trainer, images).backward()
-    trainer.model.zero_grad(set_to_none=True)
+        trainer.train_step(images)
     return counter.get_total_flops()
 
 
@@ -78,8 +78,7 @@ def training_bytes(trainer: Trainer, images: torch.Tensor) -> int:
         return tensor
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
-        loss = _loss(trainer, images)
-    del loss
+        trainer.train_step(images)
     trainable = sum(p.numel() * p.element_size() for p in model.parameters() if p.requires_grad)
     frozen = sum(p.numel() * p.element_size() for p in model.parameters() if not p.requires_grad)
     return sum(saved.values()) + 4 * trainable + frozen
@@ -106,12 +105,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     data = ShapesDataset("train", transform=train_transform(64))
     images = torch.stack([data[i][0] for i in range(args.batch)])
-    trainers = {}
-    for name in NAMES:
-        trainer = Trainer(CONFIGS / f"{name}.yaml", progress=False, dataset=data)
-        trainer.total_steps = 10**6  # keep the schedules in their steady middle
-        trainers[name] = trainer
-        trainer.train_step(images)  # warm-up
+    trainers = {name: steady_trainer(name, data, images) for name in NAMES}
     flops = {name: step_flops(trainer, images) for name, trainer in trainers.items()}
     memory = {name: training_bytes(trainer, images) for name, trainer in trainers.items()}
     times = {name: [] for name in NAMES}
