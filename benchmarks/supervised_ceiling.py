@@ -1,6 +1,6 @@
 """How well can the tiny encoder recognise Shapes at all? A supervised reference for the probes.
 
-    python benchmarks/supervised_ceiling.py [--steps 600] [--batch 64] [--seed 0]
+    python benchmarks/supervised_ceiling.py [--steps 600] [--batch 64] [--seed 0] [--model cnn]
 
 Trains the tiny config's ViT encoder (``configs/tiny_pool.yaml``: the encoder all tiny configs
 share) *with the labels*: mean-pooled tokens -> LayerNorm -> Linear classifier, AdamW, the same
@@ -8,6 +8,10 @@ RandomResizedCrop augmentation as pre-training. The test accuracy, overall and p
 is a rough ceiling for what a linear probe on self-supervised features of this encoder could
 reach after the same number of images; if it is low, the task (not the self-supervised
 recipe) is what limits the probes in ``benchmarks/quality.py``.
+
+``--model cnn`` trains a small CNN (four conv-BatchNorm-ReLU-maxpool blocks, global average
+pool) the same way instead: a reference for how learnable the images are with a
+convolutional prior, which the ViT lacks.
 """
 
 from __future__ import annotations
@@ -45,17 +49,31 @@ class Classifier(nn.Module):
         return self.head(self.encoder(images).mean(1))
 
 
+def small_cnn(classes: int) -> nn.Sequential:
+    """(B, 3, H, W) -> (B, classes): four conv-BN-ReLU-maxpool blocks, global average pool."""
+
+    def block(c_in: int, c_out: int) -> nn.Sequential:
+        return nn.Sequential(
+            nn.Conv2d(c_in, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU(), nn.MaxPool2d(2)
+        )
+
+    widths = (3, 32, 64, 128, 128)
+    blocks = [block(c_in, c_out) for c_in, c_out in zip(widths, widths[1:], strict=False)]
+    return nn.Sequential(*blocks, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(128, classes))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--model", choices=("vit", "cnn"), default="vit")
     args = parser.parse_args()
     torch.manual_seed(args.seed)
     m = Config.from_yaml(CONFIG).model
     encoder = PatchEncoder(m.encoder_type, m.img_size, m.patch_size, m.depth, m.num_heads)
-    model = Classifier(encoder, len(CLASSES))
+    model = Classifier(encoder, len(CLASSES)) if args.model == "vit" else small_cnn(len(CLASSES))
     train = ShapesDataset("train", transform=train_transform(m.img_size))
     test = ShapesDataset("test", transform=eval_transform(m.img_size))
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.05)
@@ -84,10 +102,12 @@ def main() -> None:
     accuracy = accuracy_by_group(predicted, test.labels, test.sizes)
     print(
         f"\n`python benchmarks/supervised_ceiling.py --steps {args.steps} --batch {args.batch} "
-        f"--seed {args.seed}`\n\n{datetime.date.today()}, {platform.machine()}, "
-        f"{os.cpu_count()} cores, torch {torch.__version__}; {minutes:.1f} min of training\n"
+        f"--seed {args.seed} --model {args.model}`\n\n"
+        f"{datetime.date.today()}, {platform.machine()}, {os.cpu_count()} cores, "
+        f"torch {torch.__version__}; {minutes:.1f} min of training\n"
     )
-    print("| supervised tiny encoder | all | " + " | ".join(SIZES) + " |")
+    name = "supervised tiny encoder" if args.model == "vit" else "supervised small CNN"
+    print(f"| {name} | all | " + " | ".join(SIZES) + " |")
     print("|---|---:|" + "---:|" * len(SIZES))
     cells = [f"{100 * accuracy[str(g)]:.1f}" for g in range(len(SIZES))]
     print(f"| test accuracy (%) | {100 * accuracy['all']:.1f} | " + " | ".join(cells) + " |")

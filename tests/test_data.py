@@ -51,6 +51,16 @@ def test_object_sizes_are_relative_to_the_patch(batch):
     assert set(counts[2]) == {1}
 
 
+def test_objects_are_brighter_than_their_background_in_every_channel(batch):
+    """The sign of the object/background contrast is fixed (see the shapes module's docstring):
+    in every image and every channel, object pixels are brighter on average."""
+    pixels = batch.images.float() / 255
+    inside = batch.masks.unsqueeze(1).float()
+    object_mean = (pixels * inside).sum((2, 3)) / inside.sum((2, 3))
+    background_mean = (pixels * (1 - inside)).sum((2, 3)) / (1 - inside).sum((2, 3))
+    assert (object_mean - background_mean).min() > 0.1
+
+
 def test_class_is_not_given_away_by_colour(batch):
     """A nearest-class-mean classifier on mean RGB stays near chance."""
     colour = batch.images.float().mean((2, 3))
