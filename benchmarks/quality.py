@@ -2,6 +2,7 @@
 
     python benchmarks/quality.py          # 200 steps of 32 (notebook 05's budget), seeds 0 1 2
     python benchmarks/quality.py --steps 800 --variants tiny_pool tiny_fpn_add
+    python benchmarks/quality.py --steps 1000 --seeds 0 --predictor-depth 4   # a deeper predictor
 
 For every variant (a config in configs/) and seed: pre-train on the embedded Shapes data with
 ``hjepa_lite.Trainer`` (the same code as ``python -m hjepa_lite train``), then probe the frozen
@@ -48,10 +49,17 @@ VARIANTS = (
 COLUMNS = ("all", *[str(i) for i in range(len(SIZES))])
 
 
-def with_budget(config: Config, steps: int, batch: int, seed: int) -> Config:
+def with_budget(
+    config: Config, steps: int, batch: int, seed: int, predictor_depth: int | None = None
+) -> Config:
+    """``config`` with the run's budget and seed (and the predictor's depth, when given)."""
     train = dataclasses.replace(config.train, steps=steps, epochs=None, seed=seed)
     data = dataclasses.replace(config.data, batch_size=batch)
-    return dataclasses.replace(config, train=train, data=data)
+    model = config.model
+    if predictor_depth is not None:
+        predictor = dataclasses.replace(model.predictor, depth=predictor_depth)
+        model = dataclasses.replace(model, predictor=predictor)
+    return dataclasses.replace(config, model=model, train=train, data=data)
 
 
 def spread(values: list[float]) -> str:
@@ -69,6 +77,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), help="configs/<name>")
     parser.add_argument("--k", type=int, default=20, help="neighbours of the kNN probe")
+    parser.add_argument(
+        "--predictor-depth", type=int, help="override every config's predictor depth"
+    )
     parser.add_argument("--out", type=Path, help="also write the Markdown result to this file")
     args = parser.parse_args()
 
@@ -97,7 +108,7 @@ def main() -> None:
                 ]
                 record(probe_levels(*(pixel_features(d) for d in data), "pixels 16x16", args.k))
             for seed in args.seeds:
-                config = with_budget(base, args.steps, args.batch, seed)
+                config = with_budget(base, args.steps, args.batch, seed, args.predictor_depth)
                 torch.manual_seed(seed)
                 random_init = build_model(config.model)
                 record(probe_model(random_init, *data, f"{variant} random init", args.k))
@@ -115,6 +126,8 @@ def main() -> None:
 
     seeds = " ".join(map(str, args.seeds))
     variants = "" if args.variants == list(VARIANTS) else " --variants " + " ".join(args.variants)
+    if args.predictor_depth is not None:
+        variants += f" --predictor-depth {args.predictor_depth}"
     lines = [
         f"`python benchmarks/quality.py --steps {args.steps} --batch {args.batch} "
         f"--seeds {seeds}{variants}`",
