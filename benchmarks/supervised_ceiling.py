@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import itertools
 import os
 import platform
 import time
@@ -58,8 +59,20 @@ def small_cnn(classes: int) -> nn.Sequential:
         )
 
     widths = (3, 32, 64, 128, 128)
-    blocks = [block(c_in, c_out) for c_in, c_out in zip(widths, widths[1:], strict=False)]
+    blocks = [block(c_in, c_out) for c_in, c_out in itertools.pairwise(widths)]
     return nn.Sequential(*blocks, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(128, classes))
+
+
+TITLES = {"vit": "supervised tiny encoder", "cnn": "supervised small CNN"}
+
+
+def build_classifier(name: str) -> nn.Module:
+    """The tiny configs' ViT encoder with a linear head, or the small CNN."""
+    if name == "cnn":
+        return small_cnn(len(CLASSES))
+    m = Config.from_yaml(CONFIG).model
+    encoder = PatchEncoder(m.encoder_type, m.img_size, m.patch_size, m.depth, m.num_heads)
+    return Classifier(encoder, len(CLASSES))
 
 
 def main() -> None:
@@ -68,12 +81,11 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--model", choices=("vit", "cnn"), default="vit")
+    parser.add_argument("--model", choices=tuple(TITLES), default="vit")
     args = parser.parse_args()
     torch.manual_seed(args.seed)
+    model = build_classifier(args.model)
     m = Config.from_yaml(CONFIG).model
-    encoder = PatchEncoder(m.encoder_type, m.img_size, m.patch_size, m.depth, m.num_heads)
-    model = Classifier(encoder, len(CLASSES)) if args.model == "vit" else small_cnn(len(CLASSES))
     train = ShapesDataset("train", transform=train_transform(m.img_size))
     test = ShapesDataset("test", transform=eval_transform(m.img_size))
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.05)
@@ -106,8 +118,7 @@ def main() -> None:
         f"{datetime.date.today()}, {platform.machine()}, {os.cpu_count()} cores, "
         f"torch {torch.__version__}; {minutes:.1f} min of training\n"
     )
-    name = "supervised tiny encoder" if args.model == "vit" else "supervised small CNN"
-    print(f"| {name} | all | " + " | ".join(SIZES) + " |")
+    print(f"| {TITLES[args.model]} | all | " + " | ".join(SIZES) + " |")
     print("|---|---:|" + "---:|" * len(SIZES))
     cells = [f"{100 * accuracy[str(g)]:.1f}" for g in range(len(SIZES))]
     print(f"| test accuracy (%) | {100 * accuracy['all']:.1f} | " + " | ".join(cells) + " |")
