@@ -211,7 +211,8 @@ class ShapesDataset(Dataset):
 
     ``image`` is ``transform(x)`` for ``x`` a float ``(3, H, W)`` tensor in [0, 1] (or ``x``
     itself without transform). ``.labels`` and ``.sizes`` hold every item's class and size
-    bucket; ``.classes`` and ``.size_names`` their names. Splits: "train" (6000 images) and
+    bucket, ``.masks`` its object pixels (bool ``(n, H, W)``); ``.classes`` and
+    ``.size_names`` their names. Splits: "train" (6000 images) and
     "test" (1800), rendered from different seeds; rendering is cached per process.
     """
 
@@ -233,6 +234,7 @@ class ShapesDataset(Dataset):
         default_n, seed = _SPLITS[split]
         batch = _cached_render(num_images or default_n, img_size, patch_size, seed)
         self.images, self.labels, self.sizes = batch.images, batch.labels, batch.sizes
+        self.masks = batch.masks
         self.transform = transform
 
     def __len__(self) -> int:

@@ -78,6 +78,10 @@ def test_dataset_items_and_splits():
     assert image.shape == (3, 64, 64) and image.dtype == torch.float32 and image.min() >= 0
     assert isinstance(label, int) and label == int(train.labels[0])
     assert not torch.equal(train.images, test.images)
+    assert train.masks.shape == (36, 64, 64) and train.masks.dtype == torch.bool
+    bright = train.images.float().amin(1) / 255 >= 0.5  # objects: every channel >= 0.5
+    # the masks mark the objects' pixels (antialiased edges blend into the background)
+    assert bright[train.masks].float().mean() > 0.85 > 0.01 > bright[~train.masks].float().mean()
     with pytest.raises(ValueError, match=r"split='val'.*\('train', 'test'\)"):
         ShapesDataset("val")
 
