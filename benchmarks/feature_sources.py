@@ -9,19 +9,18 @@ the hierarchy head, whose projection could throw directions away. This script pr
 config (as ``quality.py`` does) and probes four features of the same model, before and after
 training:
 
-* ``encoder`` = ``layer_norm(target_encoder(images))``, the tokens that enter the hierarchy;
+* ``encoder`` = :meth:`HJEPA.target_tokens`, the layer-normed tokens that enter the hierarchy;
 * ``level 0`` = the hierarchy's level-0 target tokens (what ``quality.py`` probes at level 0);
 
 each averaged over all patches, or only over the patches that an object covers by at least
 ``--min-cover`` (from the Shapes masks; an image without such a patch uses its most covered
-one). Linear probe (closed-form ridge), kNN (k = 20) and
-RankMe on the test set, as in ``hjepa_lite.evaluate``.
+one). Linear probe (closed-form ridge), kNN (k = 20) and RankMe on the test set, by
+``hjepa_lite.evaluate.probe_levels`` as in ``quality.py``.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime
 import os
 import platform
@@ -31,57 +30,55 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from einops import rearrange
+from quality import with_budget  # benchmarks/ is on sys.path when run as a script
 from torch.utils.data import DataLoader
 
 from hjepa_lite.config import Config, build_model
 from hjepa_lite.datasets import build_dataset
-from hjepa_lite.evaluate import knn_predict, linear_probe_predict, rankme
+from hjepa_lite.evaluate import LevelFeatures, probe_levels
 from hjepa_lite.trainer import Trainer
 
 REPO = Path(__file__).parent.parent
 SOURCES = ("encoder", "level 0")
 POOLS = ("all patches", "object patches")
+FEATURES = [(source, pool) for source in SOURCES for pool in POOLS]
 
 
 @torch.no_grad()
-def pooled_features(model, dataset, patch_size: int, min_cover: float) -> dict[tuple, torch.Tensor]:
-    """``{(source, pool): (n, D)}`` for every image of a Shapes ``dataset`` (in order)."""
+def pooled_features(model, dataset, patch_size: int, min_cover: float) -> LevelFeatures:
+    """The four :data:`FEATURES` of every image of a Shapes ``dataset`` (in order), as the
+    "levels" of a :class:`LevelFeatures`, each ``(n, D)``."""
     model.eval()
     cover = F.avg_pool2d(dataset.masks.float().unsqueeze(1), patch_size)  # (n, 1, h, w)
     cover = rearrange(cover, "n 1 h w -> n (h w) 1")
     # an image whose objects cover no patch that much keeps its most covered patch(es)
     threshold = cover.amax(1, keepdim=True).clamp(max=min_cover)
     weights = (cover >= threshold).float()
-    out = {(source, pool): [] for source in SOURCES for pool in POOLS}
+    out = {key: [] for key in FEATURES}
     loader = DataLoader(dataset, batch_size=256, shuffle=False, num_workers=0)
     start = 0
     for images, _ in loader:
         w = weights[start : start + len(images)]
         start += len(images)
-        encoder = model.target_encoder(images)
-        tokens = {
-            "encoder": F.layer_norm(encoder, encoder.shape[-1:]),
-            "level 0": model.target_levels(images)[0],
-        }
-        for source, x in tokens.items():
+        tokens = model.target_tokens(images)  # one encoder pass for both sources
+        for source, x in (("encoder", tokens), ("level 0", model.target_pyramid(tokens)[0])):
             out[source, "all patches"].append(x.mean(1))
             out[source, "object patches"].append((x * w).sum(1) / w.sum(1))
-    return {key: torch.cat(value) for key, value in out.items()}
+    return LevelFeatures([torch.cat(out[key]) for key in FEATURES], dataset.labels, None)
 
 
 def probe_rows(name: str, model, train, test, patch_size: int, min_cover: float) -> list[str]:
     """Markdown rows ``| model | features | pooled over | linear | kNN | RankMe |``."""
-    a = pooled_features(model, train, patch_size, min_cover)
-    b = pooled_features(model, test, patch_size, min_cover)
-    rows = []
-    for key in a:
-        linear = (linear_probe_predict(a[key], train.labels, b[key]) == test.labels).float()
-        knn = (knn_predict(a[key], train.labels, b[key]) == test.labels).float()
-        rows.append(
-            f"| {name} | {key[0]} | {key[1]} | {100 * linear.mean():.1f} | "
-            f"{100 * knn.mean():.1f} | {rankme(b[key]):.1f} |"
-        )
-    return rows
+    rows = probe_levels(
+        pooled_features(model, train, patch_size, min_cover),
+        pooled_features(model, test, patch_size, min_cover),
+        name,
+    )
+    return [
+        f"| {name} | {source} | {pool} | {100 * row.linear['all']:.1f} | "
+        f"{100 * row.knn['all']:.1f} | {row.rankme:.1f} |"
+        for (source, pool), row in zip(FEATURES, rows, strict=True)
+    ]
 
 
 def main() -> None:
@@ -97,11 +94,7 @@ def main() -> None:
     args = parser.parse_args()
 
     base = Config.from_yaml(REPO / "configs" / f"{args.config}.yaml")
-    config = dataclasses.replace(
-        base,
-        train=dataclasses.replace(base.train, steps=args.steps, epochs=None, seed=args.seed),
-        data=dataclasses.replace(base.data, batch_size=args.batch),
-    )
+    config = with_budget(base, args.steps, args.batch, args.seed)
     m = config.model
     train, test = (
         build_dataset("shapes", split, m.img_size, augment=False, patch_size=m.patch_size)

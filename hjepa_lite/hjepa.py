@@ -186,8 +186,20 @@ class HJEPA(nn.Module):
     @torch.no_grad()
     def _targets(self, images: torch.Tensor) -> list:
         """Target path (EMA, no gradients): all tokens -> layer_norm -> hierarchy -> layer_norm."""
+        return self.target_pyramid(self.target_tokens(images))
+
+    @torch.no_grad()
+    def target_tokens(self, images: torch.Tensor) -> torch.Tensor:
+        """The EMA encoder's tokens of every patch, layer-normed (what enters the target
+        hierarchy): ``(B, 3, H, W) -> (B, N, D)``."""
+        self._check_images(images)
         tokens = self.target_encoder(images)
-        tokens = F.layer_norm(tokens, tokens.shape[-1:])
+        return F.layer_norm(tokens, tokens.shape[-1:])
+
+    @torch.no_grad()
+    def target_pyramid(self, tokens: torch.Tensor) -> list[torch.Tensor]:
+        """The EMA hierarchy on :meth:`target_tokens`, each level layer-normed:
+        ``(B, N, D) -> [(B, N_l, D)]``."""
         return [F.layer_norm(x, x.shape[-1:]) for x in self.target_hierarchy(tokens)]
 
     @torch.no_grad()
@@ -205,7 +217,6 @@ class HJEPA(nn.Module):
     def target_levels(self, images: torch.Tensor) -> list[torch.Tensor]:
         """Target-branch features of every level in one pass: ``[(B, N_l, D)]``, finest first
         (what the loss regresses to, and what the probes of :mod:`hjepa_lite.evaluate` read)."""
-        self._check_images(images)
         return self._targets(images)
 
     # -- EMA -----------------------------------------------------------------------------

@@ -43,6 +43,17 @@ def test_targets_carry_no_graph(tiny_model):
     assert all(p.requires_grad for p in outputs["predictions"])
 
 
+def test_target_levels_are_the_pyramid_of_the_target_tokens(tiny_model):
+    images = torch.randn(2, 3, 32, 32)
+    tokens = tiny_model.target_tokens(images)
+    assert tokens.shape == (2, 16, tiny_model.embed_dim) and not tokens.requires_grad
+    torch.testing.assert_close(tokens.mean(-1), torch.zeros(2, 16), atol=1e-5, rtol=0)
+    for a, b in zip(
+        tiny_model.target_levels(images), tiny_model.target_pyramid(tokens), strict=True
+    ):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
 def test_ema_copy_starts_equal_and_moves_by_momentum(tiny_model):
     online = tiny_model.context_encoder.state_dict()
     target = tiny_model.target_encoder.state_dict()
