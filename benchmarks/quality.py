@@ -3,14 +3,17 @@
     python benchmarks/quality.py          # 200 steps of 32 (notebook 05's budget), seeds 0 1 2
     python benchmarks/quality.py --steps 800 --variants tiny_pool tiny_fpn_add
     python benchmarks/quality.py --steps 1000 --seeds 0 --predictor-depth 4   # a deeper predictor
+    python benchmarks/quality.py --steps 3000 --variants tiny_fpn_add --encoder-tokens
 
 For every variant (a config in configs/) and seed: pre-train on the embedded Shapes data with
 ``hjepa_lite.Trainer`` (the same code as ``python -m hjepa_lite train``), then probe the frozen
 target-branch features of every level (kNN and the closed-form linear probe, overall and per
 object size). Beside each trained model: the same architecture at random init (same seed), and
-raw pixels. Prints (with ``--out``, also writes) one Markdown table of mean ± sd over seeds and
-a summary against the issue's targets (best-level linear probe >= 25 points above random init
-and >= 10 points above pixels). Run folders go to a temporary directory (nothing is kept).
+raw pixels. With ``--encoder-tokens``, every model is also probed on its EMA encoder's tokens
+before the hierarchy head (row "encoder"). Prints (with ``--out``, also writes) one Markdown
+table of mean ± sd over seeds and a summary against the issue's targets (best-level linear
+probe >= 25 points above random init and >= 10 points above pixels). Run folders go to a
+temporary directory (nothing is kept).
 """
 
 from __future__ import annotations
@@ -80,20 +83,32 @@ def main() -> None:
     parser.add_argument(
         "--predictor-depth", type=int, help="override every config's predictor depth"
     )
+    parser.add_argument(
+        "--encoder-tokens",
+        action="store_true",
+        help="also probe the encoder's tokens before the hierarchy head",
+    )
     parser.add_argument("--out", type=Path, help="also write the Markdown result to this file")
     args = parser.parse_args()
 
-    # results[(model name, level)][column] = one accuracy per seed
-    knn: dict[tuple[str, int], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    linear: dict[tuple[str, int], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    ranks: dict[tuple[str, int], list[float]] = defaultdict(list)
+    # results[(model name, level or "encoder")][column] = one accuracy per seed
+    Key = tuple[str, int | str]
+    knn: dict[Key, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    linear: dict[Key, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    ranks: dict[Key, list[float]] = defaultdict(list)
 
-    def record(rows) -> None:
+    def record(rows, level: str | None = None) -> None:
         for row in rows:
-            ranks[row.name, row.level].append(row.rankme)
+            key = row.name, row.level if level is None else level
+            ranks[key].append(row.rankme)
             for column in COLUMNS:
-                knn[row.name, row.level][column].append(row.knn[column])
-                linear[row.name, row.level][column].append(row.linear[column])
+                knn[key][column].append(row.knn[column])
+                linear[key][column].append(row.linear[column])
+
+    def probe(model, name: str) -> None:
+        record(probe_model(model, *data, name, args.k))
+        if args.encoder_tokens:
+            record(probe_model(model, *data, name, args.k, source="encoder"), "encoder")
 
     data = None
     minutes = []
@@ -111,12 +126,12 @@ def main() -> None:
                 config = with_budget(base, args.steps, args.batch, seed, args.predictor_depth)
                 torch.manual_seed(seed)
                 random_init = build_model(config.model)
-                record(probe_model(random_init, *data, f"{variant} random init", args.k))
+                probe(random_init, f"{variant} random init")
                 start = time.perf_counter()
                 trainer = Trainer(config, out_dir=Path(runs) / f"{variant}_{seed}", progress=False)
                 history = trainer.fit()
                 minutes.append((time.perf_counter() - start) / 60)
-                record(probe_model(trainer.model, *data, f"{variant} trained", args.k))
+                probe(trainer.model, f"{variant} trained")
                 print(
                     f"{variant} seed {seed}: {minutes[-1]:.1f} min, final loss "
                     f"{history['loss'][-1]:.3f}",
@@ -128,6 +143,8 @@ def main() -> None:
     variants = "" if args.variants == list(VARIANTS) else " --variants " + " ".join(args.variants)
     if args.predictor_depth is not None:
         variants += f" --predictor-depth {args.predictor_depth}"
+    if args.encoder_tokens:
+        variants += " --encoder-tokens"
     lines = [
         f"`python benchmarks/quality.py --steps {args.steps} --batch {args.batch} "
         f"--seeds {seeds}{variants}`",
@@ -150,15 +167,17 @@ def main() -> None:
     pixels = statistics.mean(linear["pixels 16x16", 0]["all"])
     lines += ["", "Best level (mean linear probe, all sizes) against the targets (+25 / +10):", ""]
     for variant in args.variants:
-        levels = [lv for name, lv in linear if name == f"{variant} trained"]
+        levels = [lv for name, lv in linear if name == f"{variant} trained" and lv != "encoder"]
         best = max(levels, key=lambda lv: statistics.mean(linear[f"{variant} trained", lv]["all"]))
-        trained = statistics.mean(linear[f"{variant} trained", best]["all"])
-        random_init = statistics.mean(linear[f"{variant} random init", best]["all"])
-        lines.append(
-            f"- {variant}: level {best}, {100 * trained:.1f} %: "
-            f"{100 * (trained - random_init):+.1f} vs random init, "
-            f"{100 * (trained - pixels):+.1f} vs pixels"
-        )
+        for features in [best, "encoder"] if args.encoder_tokens else [best]:
+            trained = statistics.mean(linear[f"{variant} trained", features]["all"])
+            random_init = statistics.mean(linear[f"{variant} random init", features]["all"])
+            where = "encoder tokens" if features == "encoder" else f"level {features}"
+            lines.append(
+                f"- {variant}: {where}, {100 * trained:.1f} %: "
+                f"{100 * (trained - random_init):+.1f} vs random init, "
+                f"{100 * (trained - pixels):+.1f} vs pixels"
+            )
     text = "\n".join(lines) + "\n"
     print(text)
     if args.out:

@@ -1,8 +1,10 @@
 """Frozen-feature evaluation per pyramid level: kNN, linear probe, collapse diagnostics.
 
 Features of an image at level ``l`` = the mean over the level's cells of the target
-branch's tokens (:meth:`HJEPA.target_levels`). Every accuracy comes with the numbers
-that make it mean something: the same architecture at random init, and raw pixels.
+branch's tokens (:meth:`HJEPA.target_levels`); with ``source="encoder"``, the mean of the
+EMA encoder's tokens before the hierarchy head (:meth:`HJEPA.target_tokens`), as one
+level. Every accuracy comes with the numbers that make it mean something: the same
+architecture at random init, and raw pixels.
 
     >>> train, test = extract_features(model, train_set), extract_features(model, test_set)
     >>> rows = probe_levels(train, test, name="FPN add")   # kNN + linear probe per level
@@ -17,7 +19,10 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
+FEATURE_SOURCES = ("levels", "encoder")
+
 __all__ = [
+    "FEATURE_SOURCES",
     "LevelFeatures",
     "ProbeRow",
     "format_probe_table",
@@ -47,14 +52,25 @@ def _loader(dataset: Dataset, batch_size: int) -> DataLoader:
 
 
 @torch.no_grad()
-def extract_features(model, dataset: Dataset, batch_size: int = 256) -> LevelFeatures:
-    """Mean-pooled target-branch features of every level for a whole data set."""
+def extract_features(
+    model, dataset: Dataset, batch_size: int = 256, source: str = "levels"
+) -> LevelFeatures:
+    """Mean-pooled target-branch features of a whole data set: ``source="levels"`` -> one
+    entry per pyramid level; ``"encoder"`` -> one entry, the encoder's tokens before the
+    hierarchy head."""
+    if source not in FEATURE_SOURCES:
+        raise ValueError(f"source={source!r} is not supported; valid choices: {FEATURE_SOURCES}")
     model.eval()
     device = next(model.parameters()).device
-    levels: list[list[torch.Tensor]] = [[] for _ in range(model.num_levels)]
+    count = model.num_levels if source == "levels" else 1
+    levels: list[list[torch.Tensor]] = [[] for _ in range(count)]
     labels = []
     for images, y in _loader(dataset, batch_size):
-        for level, x in enumerate(model.target_levels(images.to(device))):
+        images = images.to(device)
+        features = (
+            model.target_levels(images) if source == "levels" else [model.target_tokens(images)]
+        )
+        for level, x in enumerate(features):
             levels[level].append(x.mean(1).cpu())
         labels.append(torch.as_tensor(y))
     return LevelFeatures(
@@ -158,9 +174,13 @@ def probe_levels(
     return rows
 
 
-def probe_model(model, train: Dataset, test: Dataset, name: str, k: int = 20) -> list[ProbeRow]:
-    """:func:`probe_levels` on the target features of ``model`` for two labelled data sets."""
-    return probe_levels(extract_features(model, train), extract_features(model, test), name, k)
+def probe_model(
+    model, train: Dataset, test: Dataset, name: str, k: int = 20, source: str = "levels"
+) -> list[ProbeRow]:
+    """:func:`probe_levels` on the target features of ``model`` (see
+    :func:`extract_features` for ``source``) for two labelled data sets."""
+    train_features = extract_features(model, train, source=source)
+    return probe_levels(train_features, extract_features(model, test, source=source), name, k)
 
 
 def format_probe_table(rows: list[ProbeRow], group_names: tuple[str, ...] = ()) -> str:

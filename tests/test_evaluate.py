@@ -70,6 +70,18 @@ def test_extract_features_shapes_and_probe_table():
     assert table.count("\n") == 1 + len(rows) and "kNN small" in table
 
 
+def test_encoder_source_is_the_mean_of_the_tokens_before_the_head():
+    model = tiny_hjepa(use_fpn=True)
+    data = ShapesDataset("test", img_size=32, patch_size=8, num_images=12)
+    (encoder,) = extract_features(model, data, batch_size=5, source="encoder").levels
+    images = torch.stack([data[i][0] for i in range(12)])
+    torch.testing.assert_close(encoder, model.target_tokens(images).mean(1))
+    level0 = extract_features(model, data, source="levels").levels[0]
+    assert not torch.allclose(encoder, level0, atol=1e-3)  # the head changes the features
+    with pytest.raises(ValueError, match=r"source='pixels'.*'levels', 'encoder'"):
+        extract_features(model, data, source="pixels")
+
+
 def test_probe_table_marks_missing_groups():
     features = LevelFeatures([torch.randn(6, 4)], torch.tensor([0, 1, 2] * 2), None)
     (row,) = probe_levels(features, features, name="no groups", k=1)

@@ -1,5 +1,7 @@
 """The hierarchy head: shapes on many grids, the FPN equations, and parameter counts."""
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -7,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hjepa_lite import FeaturePyramid, count_parameters, level_grid_sizes
-from hjepa_lite.pyramid import max_levels
+from hjepa_lite.pyramid import max_levels, upsample_tokens
 
 
 @settings(max_examples=30, deadline=None)
@@ -56,6 +58,22 @@ def test_fpn_follows_the_equations(fusion):
     expected = [head.project[i](x).reshape(1, -1, 6) for i, x in enumerate([fpn0, fpn1, fpn2])]
     for got, want in zip(head(tokens), expected, strict=True):
         torch.testing.assert_close(got, want)
+
+
+@pytest.mark.parametrize("upsample", ["bilinear", "nearest"])
+@pytest.mark.parametrize("grid", [(8, 8), (7, 5)])
+def test_top_down_linear_on_the_coarse_grid_equals_linear_after_upsampling(upsample, grid):
+    """from_coarser runs top_down's Linear before the interpolation (4x fewer cells); it must
+    equal the textbook order top_down(upsample(x)), odd grids included."""
+    torch.manual_seed(0)
+    head = FeaturePyramid(6, grid, 3, True, [5, 4, 3], "add", upsample=upsample)
+    for level in range(2):
+        coarse = torch.randn(
+            2, math.prod(head.level_sizes[level + 1]), head.feature_dims[level + 1]
+        )
+        sizes = head.level_sizes[level], head.level_sizes[level + 1]
+        textbook = head.top_down[level](upsample_tokens(coarse, sizes[1], sizes[0], upsample))
+        torch.testing.assert_close(head.from_coarser(level, coarse), textbook)
 
 
 def test_parameter_counts_are_exact():
