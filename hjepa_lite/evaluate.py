@@ -60,21 +60,17 @@ def extract_features(
     hierarchy head."""
     if source not in FEATURE_SOURCES:
         raise ValueError(f"source={source!r} is not supported; valid choices: {FEATURE_SOURCES}")
+    encode = model.target_levels if source == "levels" else lambda x: [model.target_tokens(x)]
     model.eval()
     device = next(model.parameters()).device
-    count = model.num_levels if source == "levels" else 1
-    levels: list[list[torch.Tensor]] = [[] for _ in range(count)]
-    labels = []
+    batches, labels = [], []  # batches[i][l]: (batch, D) features of level l
     for images, y in _loader(dataset, batch_size):
-        images = images.to(device)
-        features = (
-            model.target_levels(images) if source == "levels" else [model.target_tokens(images)]
-        )
-        for level, x in enumerate(features):
-            levels[level].append(x.mean(1).cpu())
+        batches.append([x.mean(1).cpu() for x in encode(images.to(device))])
         labels.append(torch.as_tensor(y))
     return LevelFeatures(
-        [torch.cat(x) for x in levels], torch.cat(labels), getattr(dataset, "sizes", None)
+        [torch.cat(x) for x in zip(*batches, strict=True)],
+        torch.cat(labels),
+        getattr(dataset, "sizes", None),
     )
 
 

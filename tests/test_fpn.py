@@ -71,8 +71,9 @@ def test_top_down_linear_on_the_coarse_grid_equals_linear_after_upsampling(upsam
         coarse = torch.randn(
             2, math.prod(head.level_sizes[level + 1]), head.feature_dims[level + 1]
         )
-        sizes = head.level_sizes[level], head.level_sizes[level + 1]
-        textbook = head.top_down[level](upsample_tokens(coarse, sizes[1], sizes[0], upsample))
+        fine_size, coarse_size = head.level_sizes[level : level + 2]
+        up = upsample_tokens(coarse, coarse_size, fine_size, upsample)
+        textbook = head.top_down[level](up)
         torch.testing.assert_close(head.from_coarser(level, coarse), textbook)
 
 
