@@ -28,6 +28,7 @@ the list of valid ones, and every key is read by the code. Schema::
       dataset: shapes         # shapes | cifar10 | stl10 | imagefolder
       root: data              # where real data sets live (relative to the working directory)
       download: false         # let torchvision download cifar10 / stl10 (needs internet)
+      augment: true           # I-JEPA's RandomResizedCrop (scale 0.3-1.0) on training images
       batch_size: 64          # per process
       num_workers: 0
     masks:                    # I-JEPA multi-block masks (fractions of the patch grid)
@@ -144,6 +145,7 @@ class DataConfig:
     dataset: str = "shapes"
     root: str = "data"
     download: bool = False
+    augment: bool = True
     batch_size: int = 64
     num_workers: int = 0
 

@@ -107,6 +107,8 @@ class Trainer:
                 img_size=config.model.img_size,
                 root=config.data.root,
                 download=config.data.download,
+                augment=config.data.augment,
+                patch_size=self.model.context_encoder.patch_size,
             )
         self.loader = make_train_loader(
             dataset,

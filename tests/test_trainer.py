@@ -96,6 +96,21 @@ def test_a_checkpoint_from_before_a_new_config_key_still_resumes(data, tmp_path)
     assert resumed.step == 2
 
 
+def test_the_trainer_builds_its_data_as_the_config_says(data, monkeypatch):
+    """data.augment reaches build_dataset, and so does the encoder's patch size (Shapes sizes
+    its objects in patches)."""
+    calls = []
+    monkeypatch.setattr(
+        trainer_module, "build_dataset", lambda *args, **kwargs: calls.append(kwargs) or data
+    )
+    for augment, patch_size in ((False, 16), (True, 8)):
+        config = tiny_config(steps=1)
+        config["data"]["augment"] = augment
+        config["model"]["patch_size"] = patch_size
+        Trainer(config, progress=False)
+        assert calls[-1]["augment"] is augment and calls[-1]["patch_size"] == patch_size
+
+
 def test_nan_loss_stops_with_the_step_named(data, tmp_path, monkeypatch):
     real = trainer_module.hierarchical_loss
     calls = {"n": 0}
