@@ -4,6 +4,7 @@
     python benchmarks/quality.py --steps 800 --variants tiny_pool tiny_fpn_add
     python benchmarks/quality.py --steps 1000 --seeds 0 --predictor-depth 4   # a deeper predictor
     python benchmarks/quality.py --steps 3000 --variants tiny_fpn_add --encoder-tokens
+    python benchmarks/quality.py --steps 1000 --no-augment   # train without random crops
 
 For every variant (a config in configs/) and seed: pre-train on the embedded Shapes data with
 ``hjepa_lite.Trainer`` (the same code as ``python -m hjepa_lite train``), then probe the frozen
@@ -53,11 +54,19 @@ COLUMNS = ("all", *[str(i) for i in range(len(SIZES))])
 
 
 def with_budget(
-    config: Config, steps: int, batch: int, seed: int, predictor_depth: int | None = None
+    config: Config,
+    steps: int,
+    batch: int,
+    seed: int,
+    predictor_depth: int | None = None,
+    augment: bool | None = None,
 ) -> Config:
-    """``config`` with the run's budget and seed (and the predictor's depth, when given)."""
+    """``config`` with the run's budget and seed (and the predictor's depth and ``data.augment``,
+    when given)."""
     train = dataclasses.replace(config.train, steps=steps, epochs=None, seed=seed)
     data = dataclasses.replace(config.data, batch_size=batch)
+    if augment is not None:
+        data = dataclasses.replace(data, augment=augment)
     model = config.model
     if predictor_depth is not None:
         predictor = dataclasses.replace(model.predictor, depth=predictor_depth)
@@ -87,6 +96,11 @@ def main() -> None:
         "--encoder-tokens",
         action="store_true",
         help="also probe the encoder's tokens before the hierarchy head",
+    )
+    parser.add_argument(
+        "--no-augment",
+        action="store_true",
+        help="pre-train without random crops (data.augment: false)",
     )
     parser.add_argument("--out", type=Path, help="also write the Markdown result to this file")
     args = parser.parse_args()
@@ -123,7 +137,14 @@ def main() -> None:
                 ]
                 record(probe_levels(*(pixel_features(d) for d in data), "pixels 16x16", args.k))
             for seed in args.seeds:
-                config = with_budget(base, args.steps, args.batch, seed, args.predictor_depth)
+                config = with_budget(
+                    base,
+                    args.steps,
+                    args.batch,
+                    seed,
+                    args.predictor_depth,
+                    augment=False if args.no_augment else None,
+                )
                 torch.manual_seed(seed)
                 random_init = build_model(config.model)
                 probe(random_init, f"{variant} random init")
@@ -145,6 +166,8 @@ def main() -> None:
         variants += f" --predictor-depth {args.predictor_depth}"
     if args.encoder_tokens:
         variants += " --encoder-tokens"
+    if args.no_augment:
+        variants += " --no-augment"
     lines = [
         f"`python benchmarks/quality.py --steps {args.steps} --batch {args.batch} "
         f"--seeds {seeds}{variants}`",
