@@ -54,19 +54,11 @@ COLUMNS = ("all", *[str(i) for i in range(len(SIZES))])
 
 
 def with_budget(
-    config: Config,
-    steps: int,
-    batch: int,
-    seed: int,
-    predictor_depth: int | None = None,
-    augment: bool | None = None,
+    config: Config, steps: int, batch: int, seed: int, predictor_depth: int | None = None
 ) -> Config:
-    """``config`` with the run's budget and seed (and the predictor's depth and ``data.augment``,
-    when given)."""
+    """``config`` with the run's budget and seed (and the predictor's depth, when given)."""
     train = dataclasses.replace(config.train, steps=steps, epochs=None, seed=seed)
     data = dataclasses.replace(config.data, batch_size=batch)
-    if augment is not None:
-        data = dataclasses.replace(data, augment=augment)
     model = config.model
     if predictor_depth is not None:
         predictor = dataclasses.replace(model.predictor, depth=predictor_depth)
@@ -129,6 +121,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as runs:
         for variant in args.variants:
             base = Config.from_yaml(REPO / "configs" / f"{variant}.yaml")
+            if args.no_augment:
+                base = dataclasses.replace(base, data=dataclasses.replace(base.data, augment=False))
             if data is None:
                 m = base.model
                 data = [
@@ -137,14 +131,7 @@ def main() -> None:
                 ]
                 record(probe_levels(*(pixel_features(d) for d in data), "pixels 16x16", args.k))
             for seed in args.seeds:
-                config = with_budget(
-                    base,
-                    args.steps,
-                    args.batch,
-                    seed,
-                    args.predictor_depth,
-                    augment=False if args.no_augment else None,
-                )
+                config = with_budget(base, args.steps, args.batch, seed, args.predictor_depth)
                 torch.manual_seed(seed)
                 random_init = build_model(config.model)
                 probe(random_init, f"{variant} random init")
