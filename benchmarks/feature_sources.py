@@ -1,6 +1,6 @@
 """Where does pre-training lose the classes? Probes of encoder vs hierarchy, all vs object patches.
 
-    python benchmarks/feature_sources.py [--config tiny_pool] [--steps 1000] [--seed 0]
+    python benchmarks/feature_sources.py [--config tiny_pool] [--steps 1000] [--seed 0] [--augment]
 
 ``benchmarks/quality.py`` probes the mean of a level's target tokens over the whole image.
 Two things could hide what the encoder learned there: most patches of a Shapes image are
@@ -30,7 +30,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from einops import rearrange
-from quality import with_budget  # benchmarks/ is on sys.path when run as a script
+
+# benchmarks/ is on sys.path when run as a script
+from quality import augment_flag, with_augment, with_budget
 from torch.utils.data import DataLoader
 
 from hjepa_lite.config import Config, build_model
@@ -90,10 +92,15 @@ def main() -> None:
     parser.add_argument(
         "--min-cover", type=float, default=0.25, help="object share of a patch to count it"
     )
+    parser.add_argument(
+        "--augment",
+        action=argparse.BooleanOptionalAction,
+        help="pre-train with or without random crops; default: the config's data.augment",
+    )
     parser.add_argument("--out", type=Path, help="also write the Markdown result to this file")
     args = parser.parse_args()
 
-    base = Config.from_yaml(REPO / "configs" / f"{args.config}.yaml")
+    base = with_augment(Config.from_yaml(REPO / "configs" / f"{args.config}.yaml"), args.augment)
     config = with_budget(base, args.steps, args.batch, args.seed)
     m = config.model
     train, test = (
@@ -109,7 +116,8 @@ def main() -> None:
 
     lines = [
         f"`python benchmarks/feature_sources.py --config {args.config} --steps {args.steps} "
-        f"--batch {args.batch} --seed {args.seed} --min-cover {args.min_cover}`",
+        f"--batch {args.batch} --seed {args.seed} --min-cover {args.min_cover}"
+        f"{augment_flag(args.augment)}`",
         "",
         f"{datetime.date.today()}, {platform.machine()}, {os.cpu_count()} cores, "
         f"torch {torch.__version__}, {torch.get_num_threads()} threads; Shapes test set, "

@@ -4,7 +4,7 @@
     python benchmarks/quality.py --steps 800 --variants tiny_pool tiny_fpn_add
     python benchmarks/quality.py --steps 1000 --seeds 0 --predictor-depth 4   # a deeper predictor
     python benchmarks/quality.py --steps 3000 --variants tiny_fpn_add --encoder-tokens
-    python benchmarks/quality.py --steps 1000 --no-augment   # train without random crops
+    python benchmarks/quality.py --steps 1000 --augment   # train with random crops
 
 For every variant (a config in configs/) and seed: pre-train on the embedded Shapes data with
 ``hjepa_lite.Trainer`` (the same code as ``python -m hjepa_lite train``), then probe the frozen
@@ -66,6 +66,18 @@ def with_budget(
     return dataclasses.replace(config, model=model, train=train, data=data)
 
 
+def with_augment(config: Config, augment: bool | None) -> Config:
+    """``config`` with ``data.augment`` set (random crops on or off); None keeps the config's."""
+    if augment is None:
+        return config
+    return dataclasses.replace(config, data=dataclasses.replace(config.data, augment=augment))
+
+
+def augment_flag(augment: bool | None) -> str:
+    """The command-line flag that reproduces ``augment`` ('' for the config's own)."""
+    return {None: "", True: " --augment", False: " --no-augment"}[augment]
+
+
 def spread(values: list[float]) -> str:
     """'mean ± sd' in percent (sd over seeds; '' for one seed)."""
     mean = 100 * statistics.mean(values)
@@ -90,9 +102,10 @@ def main() -> None:
         help="also probe the encoder's tokens before the hierarchy head",
     )
     parser.add_argument(
-        "--no-augment",
-        action="store_true",
-        help="pre-train without random crops (data.augment: false)",
+        "--augment",
+        action=argparse.BooleanOptionalAction,
+        help="pre-train with (--augment) or without (--no-augment) random crops; "
+        "default: as the config's data.augment says",
     )
     parser.add_argument("--out", type=Path, help="also write the Markdown result to this file")
     args = parser.parse_args()
@@ -121,8 +134,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as runs:
         for variant in args.variants:
             base = Config.from_yaml(REPO / "configs" / f"{variant}.yaml")
-            if args.no_augment:
-                base = dataclasses.replace(base, data=dataclasses.replace(base.data, augment=False))
+            base = with_augment(base, args.augment)
             if data is None:
                 m = base.model
                 data = [
@@ -153,8 +165,7 @@ def main() -> None:
         variants += f" --predictor-depth {args.predictor_depth}"
     if args.encoder_tokens:
         variants += " --encoder-tokens"
-    if args.no_augment:
-        variants += " --no-augment"
+    variants += augment_flag(args.augment)
     lines = [
         f"`python benchmarks/quality.py --steps {args.steps} --batch {args.batch} "
         f"--seeds {seeds}{variants}`",

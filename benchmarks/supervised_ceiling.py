@@ -3,8 +3,9 @@
     python benchmarks/supervised_ceiling.py [--steps 600] [--batch 64] [--seed 0] [--model cnn]
 
 Trains the tiny config's ViT encoder (``configs/tiny_pool.yaml``: the encoder all tiny configs
-share) *with the labels*: mean-pooled tokens -> LayerNorm -> Linear classifier, AdamW, the same
-RandomResizedCrop augmentation as pre-training. The test accuracy, overall and per object size,
+share) *with the labels*: mean-pooled tokens -> LayerNorm -> Linear classifier, AdamW, and
+I-JEPA's RandomResizedCrop augmentation (which the tiny configs' self-supervised pre-training
+turns off: ``data.augment: false``). The test accuracy, overall and per object size,
 is a rough ceiling for what a linear probe on self-supervised features of this encoder could
 reach after the same number of images; if it is low, the task (not the self-supervised
 recipe) is what limits the probes in ``benchmarks/quality.py``.
