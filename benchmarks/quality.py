@@ -1,6 +1,6 @@
 """Probe quality of pooling-only vs FPN after the same pre-training budget, over several seeds.
 
-    python benchmarks/quality.py          # 200 steps of 32, seeds 0 1 2, every tiny config (~20 min)
+    python benchmarks/quality.py   # every tiny config, 200 steps of 32, seeds 0 1 2: ~20 min
     python benchmarks/quality.py --steps 800 --variants tiny_pool tiny_fpn_add
     python benchmarks/quality.py --steps 1000 --seeds 0 --predictor-depth 4   # a deeper predictor
     python benchmarks/quality.py --steps 3000 --variants tiny_fpn_add --encoder-tokens
