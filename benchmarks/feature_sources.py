@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from einops import rearrange
 
 # benchmarks/ is on sys.path when run as a script
-from quality import augment_flag, with_augment, with_budget
+from quality import add_augment_argument, augment_flag, with_augment, with_budget
 from torch.utils.data import DataLoader
 
 from hjepa_lite.config import Config, build_model
@@ -92,11 +92,7 @@ def main() -> None:
     parser.add_argument(
         "--min-cover", type=float, default=0.25, help="object share of a patch to count it"
     )
-    parser.add_argument(
-        "--augment",
-        action=argparse.BooleanOptionalAction,
-        help="pre-train with or without random crops; default: the config's data.augment",
-    )
+    add_augment_argument(parser)
     parser.add_argument("--out", type=Path, help="also write the Markdown result to this file")
     args = parser.parse_args()
 

@@ -73,6 +73,17 @@ def with_augment(config: Config, augment: bool | None) -> Config:
     return dataclasses.replace(config, data=dataclasses.replace(config.data, augment=augment))
 
 
+def add_augment_argument(parser: argparse.ArgumentParser) -> None:
+    """``--augment`` / ``--no-augment``: pre-train with or without random crops (None: as the
+    config says). :func:`with_augment` applies it, :func:`augment_flag` prints it back."""
+    parser.add_argument(
+        "--augment",
+        action=argparse.BooleanOptionalAction,
+        help="pre-train with (--augment) or without (--no-augment) random crops; "
+        "default: as the config's data.augment says",
+    )
+
+
 def augment_flag(augment: bool | None) -> str:
     """The command-line flag that reproduces ``augment`` ('' for the config's own)."""
     return {None: "", True: " --augment", False: " --no-augment"}[augment]
@@ -101,12 +112,7 @@ def main() -> None:
         action="store_true",
         help="also probe the encoder's tokens before the hierarchy head",
     )
-    parser.add_argument(
-        "--augment",
-        action=argparse.BooleanOptionalAction,
-        help="pre-train with (--augment) or without (--no-augment) random crops; "
-        "default: as the config's data.augment says",
-    )
+    add_augment_argument(parser)
     parser.add_argument("--out", type=Path, help="also write the Markdown result to this file")
     args = parser.parse_args()
 
