@@ -180,25 +180,31 @@ def pooling_groups(grid_size: GridSize, num_levels: int, pooling: str = "2d") ->
 def upsample_tokens(
     tokens: torch.Tensor, size: GridSize, out_size: GridSize, mode: str = "nearest"
 ) -> torch.Tensor:
-    """Upsample ``(B, h*w, D)`` tokens to the exact ``out_size`` of the finer level.
+    """Upsample ``(B, h*w, D)`` tokens to the exact ``out_size`` of the finer level, following
+    the pooling geometry: each axis that pooling halved is doubled, then the extra last
+    row/column is cropped (7 -> 4 -> 8 -> 7), so every fine cell stays under its own parent.
 
-    ``mode="nearest"`` copies each coarse cell to its own children (every fine cell gets its
-    parent, also on odd sizes); ``"bilinear"`` blends the 2-D neighbours (the seed used
-    linear interpolation, which in its 1-D layout blended different image rows).
+    ``mode="nearest"`` copies each coarse cell to its own children (weight 1 on the parent);
+    ``"bilinear"`` blends the 2-D neighbours at the 2x scale (at least 0.75 per axis on the
+    parent). Interpolating straight to an odd ``out_size`` would stretch 4 cells over 7 and
+    pull fine cells off their parents; on even sizes both give the same numbers.
     """
-    if mode == "bilinear":
-        return on_grid(
-            lambda grid: F.interpolate(grid, size=out_size, mode="bilinear", align_corners=False),
-            tokens,
-            size,
-        )
-    if mode != "nearest":
+    if mode not in ("nearest", "bilinear"):
         raise ValueError(f"upsample mode {mode!r} is not supported; valid: ('nearest', 'bilinear')")
+    scale = tuple(1 if n_in == n_out else 2 for n_in, n_out in zip(size, out_size, strict=True))
+    doubled = (size[0] * scale[0], size[1] * scale[1])
+    if any(n_out not in (n_in, 2 * n_in - 1, 2 * n_in) for n_in, n_out in zip(size, out_size)):
+        raise ValueError(
+            f"cannot upsample a {size} grid to {out_size}: each axis of the finer level must "
+            "pool to the coarser one (n_out = n_in, 2*n_in - 1 or 2*n_in)"
+        )
 
     def to_children(grid: torch.Tensor) -> torch.Tensor:
-        for axis, (n_in, n_out) in ((-2, (size[0], out_size[0])), (-1, (size[1], out_size[1]))):
-            if n_in != n_out:
-                grid = grid.repeat_interleave(2, dim=axis).narrow(axis, 0, n_out)
-        return grid
+        if mode == "bilinear":
+            grid = F.interpolate(grid, size=doubled, mode="bilinear", align_corners=False)
+        else:
+            for axis, factor in ((-2, scale[0]), (-1, scale[1])):
+                grid = grid.repeat_interleave(factor, dim=axis)
+        return grid[..., : out_size[0], : out_size[1]]
 
     return on_grid(to_children, tokens, size)

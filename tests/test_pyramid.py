@@ -125,6 +125,61 @@ def test_nearest_upsampling_gives_every_fine_cell_its_parent(grid):
         torch.testing.assert_close(up[0], coarse[0, parent])
 
 
+def upsampling_weights(size, out_size, mode):
+    """The (N_fine, N_coarse) matrix of the upsampling: column c = upsample(one-hot cell c)."""
+    n = size[0] * size[1]
+    return upsample_tokens(torch.eye(n, dtype=torch.float64).unsqueeze(0), size, out_size, mode)[0]
+
+
+def every_upsampling_step():
+    """(coarse size, fine size, parent of each fine cell) for every level step of every grid
+    1..32 x 1..32 and every level count, in both pooling layouts."""
+    for h in range(1, 33):
+        for w in range(1, 33):
+            for pooling in ("2d", "1d_seed"):
+                levels = max_levels((h, w), pooling)
+                sizes = level_grid_sizes((h, w), levels, pooling)
+                groups = pooling_groups((h, w), levels, pooling)
+                for level in range(1, levels):
+                    parent = torch.empty(math.prod(sizes[level - 1]), dtype=torch.long)
+                    parent[groups[level - 1].flatten()] = groups[level].flatten()
+                    yield sizes[level], sizes[level - 1], parent
+
+
+@pytest.mark.parametrize(("mode", "least"), [("nearest", 1.0), ("bilinear", 0.5)])
+def test_upsampling_follows_the_pooling_geometry_on_every_grid(mode, least):
+    """Every fine cell takes at least `least` of its top-down input from its own parent
+    (the coarse cell that pooled it), and the weights of each fine cell sum to 1."""
+    seen = set()
+    for size, out_size, parent in every_upsampling_step():
+        if (size, out_size) in seen:
+            continue
+        seen.add((size, out_size))
+        weights = upsampling_weights(size, out_size, mode)
+        own = weights[torch.arange(len(parent)), parent]
+        assert own.min() >= least - 1e-12, (size, out_size, own.min().item())
+        torch.testing.assert_close(weights.sum(1), torch.ones(len(parent), dtype=torch.float64))
+
+
+def test_bilinear_from_4x4_to_7x7_keeps_each_cell_on_its_parent():
+    """The seed's ViT-B/16 at 224 px: levels 14 -> 7 -> 4. Stretching 4 cells over 7 gave one
+    fine cell only 12.8 % of its parent; the pooling geometry gives each at least 0.75**2."""
+    size, out_size = (4, 4), (7, 7)
+    parent = pooling_groups((7, 7), 2)[1].flatten()
+    own = upsampling_weights(size, out_size, "bilinear")[torch.arange(49), parent]
+    assert own.min() == pytest.approx(0.75**2)
+
+
+@settings(max_examples=30, deadline=None)
+@given(h=st.integers(1, 16), w=st.integers(1, 16))
+def test_bilinear_on_even_grids_is_plain_interpolation_bit_for_bit(h, w):
+    tokens = torch.randn(2, h * w, 3)
+    grid = tokens.view(2, h, w, 3).permute(0, 3, 1, 2)
+    plain = torch.nn.functional.interpolate(grid, size=(2 * h, 2 * w), mode="bilinear")
+    expected = plain.permute(0, 2, 3, 1).reshape(2, 4 * h * w, 3)
+    assert torch.equal(upsample_tokens(tokens, (h, w), (2 * h, 2 * w), "bilinear"), expected)
+
+
 def test_bilinear_upsampling_blends_2d_neighbours_not_rows():
     """A coarse map that is constant along each row stays constant along rows after bilinear
     upsampling in 2-D (no blending across rows of the same height); the seed's 1-D layout
