@@ -191,13 +191,14 @@ def upsample_tokens(
     """
     if mode not in ("nearest", "bilinear"):
         raise ValueError(f"upsample mode {mode!r} is not supported; valid: ('nearest', 'bilinear')")
-    scale = tuple(1 if n_in == n_out else 2 for n_in, n_out in zip(size, out_size, strict=True))
-    doubled = (size[0] * scale[0], size[1] * scale[1])
-    if any(n_out not in (n_in, 2 * n_in - 1, 2 * n_in) for n_in, n_out in zip(size, out_size)):
+    axes = list(zip(size, out_size, strict=True))
+    if any(n_out not in (n_in, 2 * n_in - 1, 2 * n_in) for n_in, n_out in axes):
         raise ValueError(
             f"cannot upsample a {size} grid to {out_size}: each axis of the finer level must "
             "pool to the coarser one (n_out = n_in, 2*n_in - 1 or 2*n_in)"
         )
+    scale = [1 if n_in == n_out else 2 for n_in, n_out in axes]
+    doubled = (size[0] * scale[0], size[1] * scale[1])
 
     def to_children(grid: torch.Tensor) -> torch.Tensor:
         if mode == "bilinear":
