@@ -63,6 +63,7 @@ from typing import Any
 
 import yaml
 
+from .datasets import DATASETS
 from .encoder import PatchEncoder
 from .fpn import FUSION_METHODS, UPSAMPLE_MODES, FeaturePyramid
 from .hjepa import HJEPA
@@ -87,8 +88,6 @@ __all__ = [
 
 # Top-level sections of a config file.
 CONFIG_SECTIONS = ("model", "data", "masks", "loss", "train")
-
-DATASETS = ("shapes", "cifar10", "stl10", "imagefolder")
 
 _CHOICES = {
     "pooling": POOLING_MODES,
