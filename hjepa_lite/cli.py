@@ -52,36 +52,39 @@ def _probe(args: argparse.Namespace) -> None:
     import torch
 
     from .config import build_model
-    from .datasets import build_dataset
+    from .datasets import eval_transform
     from .evaluate import format_probe_table, pixel_features, probe_levels, probe_model
-    from .shapes import SIZES
+    from .shapes import SIZES, ShapesDataset
     from .trainer import load_trained
 
-    rows, config, data = [], None, {}
+    rows, first, data = [], None, {}
     for run in args.runs:
         model, _ = load_trained(run)
-        state_config = model.config
-        key = (state_config.img_size, state_config.patch_size)
+        # the built encoder's sizes: a config may leave patch_size null (the timm model's)
+        encoder = model.context_encoder
+        key = (encoder.img_size, encoder.patch_size)
         if key not in data:
             data[key] = [
-                build_dataset(
-                    "shapes",
-                    split,
-                    state_config.img_size,
-                    augment=False,
-                    patch_size=state_config.patch_size,
-                )
+                ShapesDataset(split, *key, num_images=args.images, transform=eval_transform(key[0]))
                 for split in ("train", "test")
             ]
         rows += probe_model(model, *data[key], name=str(run), k=args.k)
-        config = config or state_config
+        first = first or (model.config, key)
     if args.baselines:
-        train, test = data[(config.img_size, config.patch_size)]
+        config, key = first
+        train, test = data[key]
         torch.manual_seed(args.seed)
         rows += probe_model(build_model(config), train, test, name="random init", k=args.k)
         features = [pixel_features(d) for d in (train, test)]
         rows += probe_levels(*features, name="pixels 16x16", k=args.k)
     print(format_probe_table(rows, SIZES))
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer; got {value}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -107,6 +110,11 @@ def build_parser() -> argparse.ArgumentParser:
     probe.add_argument("--baselines", action="store_true", help="add random init and pixels")
     probe.add_argument("--k", type=int, default=20, help="neighbours of the kNN probe")
     probe.add_argument("--seed", type=int, default=0, help="seed of the random-init baseline")
+    probe.add_argument(
+        "--images",
+        type=_positive_int,
+        help="Shapes images per split (default: 6000 train, 1800 test)",
+    )
     probe.set_defaults(run=_probe)
 
     params = commands.add_parser("params", help="exact parameter counts of configs")

@@ -56,6 +56,7 @@ the list of valid ones, and every key is read by the code. Schema::
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,6 +98,44 @@ _CHOICES = {
     "type": LOSS_TYPES,
 }
 _MAY_BE_ZERO = ("seed", "num_workers", "warmup_steps")
+
+
+@dataclass(frozen=True)
+class Range:
+    """An interval of allowed numbers: ``[low, high]``, either end open on request."""
+
+    low: float
+    high: float = math.inf
+    low_open: bool = False
+    high_open: bool = False
+
+    def __contains__(self, value: float) -> bool:
+        above = value > self.low if self.low_open else value >= self.low
+        below = value < self.high if self.high_open else value <= self.high
+        return math.isfinite(value) and above and below
+
+    def __str__(self) -> str:
+        if self.high == math.inf:
+            return f"{'>' if self.low_open else '>='} {self.low:g}"
+        left, right = "(" if self.low_open else "[", ")" if self.high_open else "]"
+        return f"{left}{self.low:g}, {self.high:g}{right}"
+
+
+# Allowed values of the numeric keys (every value of a list or [low, high] key), checked at
+# load: a run must not fail after it has written checkpoints. Integers are positive unless
+# listed in _MAY_BE_ZERO; every number must be finite.
+_RANGES = {
+    "model.drop_path_rate": Range(0, 1, high_open=True),
+    "masks.target_scale": Range(0, 1, low_open=True),
+    "masks.target_aspect": Range(0, low_open=True),
+    "masks.context_scale": Range(0, 1, low_open=True),
+    "loss.level_weights": Range(0),
+    "train.lr": Range(0, low_open=True),
+    "train.min_lr": Range(0),
+    "train.weight_decay": Range(0),
+    "train.ema_momentum": Range(0, 1),
+    "train.grad_clip": Range(0, low_open=True),
+}
 
 
 @dataclass
@@ -198,6 +237,16 @@ class Config:
                 f"config key 'loss.level_weights' has {len(config.loss.level_weights)} values "
                 f"but model.num_hierarchies={levels}: give one weight per level"
             )
+        if sum(config.loss.level_weights) <= 0:
+            raise ValueError(
+                f"config key 'loss.level_weights'={config.loss.level_weights} must have a "
+                "positive sum (every weight >= 0, at least one > 0)"
+            )
+        if config.train.min_lr > config.train.lr:
+            raise ValueError(
+                f"config key 'train.min_lr'={config.train.min_lr} must be <= "
+                f"train.lr={config.train.lr} (the cosine decays from lr down to min_lr)"
+            )
         if config.train.steps is None and config.train.epochs is None:
             raise ValueError("config section 'train' needs 'steps' or 'epochs'")
         return config
@@ -268,7 +317,17 @@ def _check_value(path: str, value: Any, annotation: str) -> Any:
     if base == "int" and value < (0 if name in _MAY_BE_ZERO else 1):
         least = "a non-negative" if name in _MAY_BE_ZERO else "a positive"
         raise ValueError(f"config key '{path}' must be {least} integer; got {value}")
+    _check_in_range(path, value)
     return value
+
+
+def _check_in_range(path: str, *values: float) -> None:
+    allowed = _RANGES.get(path)
+    for value in values:
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"config key '{path}' must be a finite number; got {value}")
+        if allowed is not None and value not in allowed:
+            raise ValueError(f"config key '{path}'={value!r} is out of range: allowed {allowed}")
 
 
 def _check_sequence(path: str, value: Any, annotation: str) -> tuple | list:
@@ -280,7 +339,9 @@ def _check_sequence(path: str, value: Any, annotation: str) -> tuple | list:
     )
     if not ok or (is_range and (len(value) != 2 or value[0] > value[1])) or not value:
         raise ValueError(f"config key '{path}' must be {wanted}; got {value!r}")
-    return tuple(float(v) for v in value) if is_range else [float(v) for v in value]
+    values = [float(v) for v in value]
+    _check_in_range(path, *values)
+    return tuple(values) if is_range else values
 
 
 def _from_dict(cls: type, data: Mapping[str, Any], path: str) -> Any:
@@ -323,15 +384,21 @@ def _check_sections(config: Mapping[str, Any]) -> None:
 
 def build_model(cfg: ModelConfig) -> HJEPA:
     """Build an :class:`HJEPA` from a validated :class:`ModelConfig`."""
-    encoder = PatchEncoder(
-        encoder_type=cfg.encoder_type,
-        img_size=cfg.img_size,
-        patch_size=cfg.patch_size,
-        depth=cfg.depth,
-        num_heads=cfg.num_heads,
-        drop_path_rate=cfg.drop_path_rate,
-        grad_checkpointing=cfg.grad_checkpointing,
-    )
+    try:
+        encoder = PatchEncoder(
+            encoder_type=cfg.encoder_type,
+            img_size=cfg.img_size,
+            patch_size=cfg.patch_size,
+            depth=cfg.depth,
+            num_heads=cfg.num_heads,
+            drop_path_rate=cfg.drop_path_rate,
+            grad_checkpointing=cfg.grad_checkpointing,
+        )
+    except AssertionError as error:  # timm asserts that the heads divide the width
+        raise ValueError(
+            f"model.num_heads={cfg.num_heads} does not fit encoder_type={cfg.encoder_type!r}: "
+            f"{error} (vit_tiny: 192 wide, vit_small: 384, vit_base: 768)"
+        ) from error
     if cfg.embed_dim is not None and cfg.embed_dim != encoder.embed_dim:
         raise ValueError(
             f"embed_dim={cfg.embed_dim} disagrees with encoder_type={cfg.encoder_type!r}, whose "
@@ -340,6 +407,11 @@ def build_model(cfg: ModelConfig) -> HJEPA:
         )
     predictor_dim = cfg.predictor.embed_dim or encoder.embed_dim // 2
     predictor_heads = cfg.predictor.num_heads or encoder.num_heads
+    if predictor_dim % 4:
+        raise ValueError(
+            f"predictor.embed_dim={predictor_dim} must be a multiple of 4 (its 2-D sin-cos "
+            "position table splits the width into 4 parts: sin and cos of rows and columns)"
+        )
     if predictor_dim % predictor_heads:
         raise ValueError(
             f"predictor.embed_dim={predictor_dim} is not divisible by predictor.num_heads="

@@ -12,7 +12,15 @@ import os
 import torch
 import torch.distributed as dist
 
-__all__ = ["all_reduce_mean", "choose_device", "init_distributed", "is_main", "world"]
+__all__ = [
+    "all_reduce_mean",
+    "all_reduce_nanmean",
+    "any_rank",
+    "choose_device",
+    "init_distributed",
+    "is_main",
+    "world",
+]
 
 
 def choose_device(name: str | None = None) -> torch.device:
@@ -50,3 +58,26 @@ def all_reduce_mean(values: torch.Tensor) -> torch.Tensor:
         dist.all_reduce(values)
         values /= world()[1]
     return values
+
+
+def all_reduce_nanmean(values: torch.Tensor) -> torch.Tensor:
+    """Element-wise mean over the processes of the values that are not NaN (NaN only where
+    every process has NaN): a level with no valid cell on one rank does not blank the log."""
+    if world()[1] == 1:
+        return values
+    measured = ~values.isnan()
+    sums = torch.stack([values.nan_to_num(0.0), measured.to(values.dtype)])
+    dist.all_reduce(sums)
+    return sums[0] / sums[1]  # 0 / 0 = NaN where no process measured
+
+
+def any_rank(flag: bool) -> list[int]:
+    """The ranks on which ``flag`` is True (every process gets the same list; one
+    all-reduce). Lets all ranks stop together instead of one leaving the others waiting."""
+    rank, size = world()
+    if size == 1:
+        return [0] if flag else []
+    flags = torch.zeros(size)
+    flags[rank] = float(flag)
+    dist.all_reduce(flags)
+    return flags.nonzero().flatten().tolist()

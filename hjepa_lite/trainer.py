@@ -32,7 +32,14 @@ from tqdm.auto import tqdm
 from .checkpoint import atomic_save, atomic_write_json, load_checkpoint
 from .config import Config, build_model
 from .datasets import build_dataset
-from .distributed import all_reduce_mean, choose_device, init_distributed, is_main, world
+from .distributed import (
+    all_reduce_nanmean,
+    any_rank,
+    choose_device,
+    init_distributed,
+    is_main,
+    world,
+)
 from .hjepa import HJEPA
 from .loader import make_train_loader
 from .loss import hierarchical_loss
@@ -99,7 +106,12 @@ class Trainer:
 
         torch.manual_seed(config.train.seed)  # the same initial weights on every rank
         self.model: HJEPA = build_model(config.model).to(self.device)
-        self.ddp = DistributedDataParallel(self.model) if self.world_size > 1 else None
+        # No buffer of the model changes during training: nothing to broadcast every step.
+        self.ddp = (
+            DistributedDataParallel(self.model, broadcast_buffers=False)
+            if self.world_size > 1
+            else None
+        )
         if dataset is None:
             dataset = build_dataset(
                 config.data.dataset,
@@ -130,6 +142,9 @@ class Trainer:
             context_scale=masks.context_scale,
             min_context=masks.min_context,
         )
+        # Fail now, not after checkpoints were written, if the masks cannot be drawn on this
+        # grid (the sampler's ValueError names the masks keys to change).
+        self.masks(max(256, config.data.batch_size), generator=torch.Generator().manual_seed(0))
         self.optimizer = torch.optim.AdamW(param_groups(self.model), lr=config.train.lr)
         self.step = 0
         levels = range(self.model.num_levels)
@@ -176,10 +191,14 @@ class Trainer:
         loss, per_level = hierarchical_loss(
             outputs, self.config.loss.level_weights, self.config.loss.type
         )
-        if not torch.isfinite(loss):
+        # Every rank learns whether any rank's loss is not finite, before backward (whose
+        # gradient all-reduce would otherwise wait forever for the rank that stopped).
+        bad_ranks = any_rank(not torch.isfinite(loss).item())
+        if bad_ranks:
             where = f"; the checkpoint {self.checkpoint_path} is intact" if self.out_dir else ""
+            what = f"non-finite on rank(s) {bad_ranks}" if self.world_size > 1 else loss.item()
             raise FloatingPointError(
-                f"loss became {loss.item()} at step {self.step}{where}. "
+                f"loss became {what} at step {self.step}{where}. "
                 "Lower train.lr or check the input data."
             )
         self.optimizer.zero_grad(set_to_none=True)
@@ -191,7 +210,7 @@ class Trainer:
         self.step += 1
 
         stds = [t.mean(1).std(0).mean() for t in outputs["targets"]]
-        logged = all_reduce_mean(torch.stack([loss.detach(), *per_level, *stds]).float().cpu())
+        logged = all_reduce_nanmean(torch.stack([loss.detach(), *per_level, *stds]).float().cpu())
         levels = self.model.num_levels
         values["loss"] = logged[0].item()
         for level in range(levels):

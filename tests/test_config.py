@@ -2,14 +2,18 @@
 
 import copy
 import dataclasses
+import math
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
 from hjepa_lite import ModelConfig, create_hjepa_from_config, load_config, parameter_breakdown
-from hjepa_lite.config import build_model
+from hjepa_lite.config import Config, build_model
+from hjepa_lite.trainer import Trainer
 
 CONFIGS = sorted((Path(__file__).parent.parent / "configs").glob("*.yaml"))
 TINY = Path(__file__).parent.parent / "configs" / "tiny_fpn_add.yaml"
@@ -173,3 +177,97 @@ def test_config_dataclasses_match_the_documented_schema():
     for keys, value in leaves(documented["model"]):
         if keys[-1] not in ("encoder_type", "embed_dim", "img_size"):
             assert defaults[".".join(keys)] == value, f"default of {keys} differs from the doc"
+
+
+# -- random configs: each trains a step or fails at load with the key named ------------------
+
+BASE = {
+    "model": {
+        "encoder_type": "vit_tiny_patch16_224",
+        "img_size": 32,
+        "patch_size": 8,
+        "depth": 1,
+        "num_hierarchies": 3,
+        "predictor": {"embed_dim": 48, "depth": 1},
+    },
+    "data": {"batch_size": 4},
+    "train": {"steps": 2, "warmup_steps": 1},
+}
+numbers = st.one_of(
+    st.floats(-2, 2), st.sampled_from([0.0, 1.0, 0.5, 1.01, -1e-9, math.inf, math.nan])
+)
+pairs = st.lists(numbers, min_size=0, max_size=3)
+DRAWS = {  # key -> values: valid ones and the edges just past them
+    "model.img_size": st.sampled_from([16, 24, 32, 30, 0, -8]),
+    "model.patch_size": st.sampled_from([8, 16, 5, 0]),
+    "model.depth": st.integers(-1, 2),
+    "model.num_heads": st.sampled_from([1, 3, 5, 0, None]),
+    "model.drop_path_rate": numbers,
+    "model.num_hierarchies": st.integers(-1, 5),
+    "model.pooling": st.sampled_from(["2d", "1d_seed", "3d"]),
+    "model.predictor.embed_dim": st.sampled_from([48, 50, 0, None]),
+    "model.predictor.num_heads": st.sampled_from([1, 3, 4, 0, None]),
+    "model.fpn.use_fpn": st.booleans(),
+    "model.fpn.feature_dim": st.sampled_from([None, 16, [16, 8, 4], [0], [16]]),
+    "model.fpn.fusion_method": st.sampled_from(["add", "concat", "attention", "mean"]),
+    "model.fpn.upsample": st.sampled_from(["bilinear", "nearest", "transposed_conv", "cubic"]),
+    "model.fpn.bottom_up": st.booleans(),
+    "data.batch_size": st.sampled_from([1, 4, 64, 0]),
+    "masks.num_targets": st.integers(-1, 12),
+    "masks.target_scale": pairs,
+    "masks.target_aspect": pairs,
+    "masks.context_scale": pairs,
+    "masks.min_context": st.sampled_from([None, 1, 5, 15, 16, 0]),
+    "loss.type": st.sampled_from(["smooth_l1", "mse", "l1"]),
+    "loss.level_weights": st.lists(numbers, min_size=0, max_size=4),
+    "train.steps": st.integers(-1, 2),
+    "train.lr": numbers,
+    "train.min_lr": numbers,
+    "train.warmup_steps": st.integers(-1, 3),
+    "train.weight_decay": pairs,
+    "train.ema_momentum": pairs,
+    "train.grad_clip": st.one_of(st.none(), numbers),
+    "train.seed": st.integers(-1, 3),
+    "train.checkpoint_every": st.integers(-1, 2),
+}
+KEY_NAMES = sorted({key.rsplit(".", 1)[-1] for key in DRAWS} | {"encoder_type"}, key=len)
+
+
+class RandomImages(torch.utils.data.Dataset):
+    def __init__(self, size, n=16):
+        self.images = torch.randn(n, 3, size, size)
+
+    def __len__(self):
+        return len(self.images)
+
+    def __getitem__(self, index):
+        return self.images[index], 0
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_a_random_config_trains_a_step_or_fails_at_load_naming_its_key(data, tmp_path_factory):
+    """Every drawn config either trains two steps (with a checkpoint) or raises, before any
+    step, a ValueError whose message names a config key; never another exception."""
+    config = copy.deepcopy(BASE)
+    for key in data.draw(st.lists(st.sampled_from(sorted(DRAWS)), max_size=4, unique=True)):
+        *sections, name = key.split(".")
+        node = config
+        for section in sections:
+            node = node.setdefault(section, {})
+        node[name] = data.draw(DRAWS[key], label=key)
+    try:
+        parsed = Config.from_dict(config)
+        trainer = Trainer(
+            parsed,
+            out_dir=tmp_path_factory.mktemp("run"),
+            progress=False,
+            dataset=RandomImages(parsed.model.img_size),
+        )
+    except ValueError as error:
+        assert any(name in str(error) for name in KEY_NAMES), str(error)
+        event("rejected at load")
+        return
+    trainer.fit()
+    event("trained")
+    assert trainer.step == parsed.train.steps

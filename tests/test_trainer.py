@@ -210,3 +210,59 @@ def test_torchrun_two_cpu_ranks_end_with_identical_weights(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "weights identical on 2 ranks after step 3" in result.stdout
     assert load_checkpoint(tmp_path / "run" / "last.pt")["step"] == 3
+
+
+NAN_ON_RANK_1 = """
+import os, sys, torch
+from hjepa_lite.trainer import Trainer
+import yaml
+
+class Images(torch.utils.data.Dataset):
+    def __init__(self, poisoned):
+        self.images = torch.randn(32, 3, 32, 32)
+        if poisoned:
+            self.images[:] = float("nan")
+    def __len__(self):
+        return len(self.images)
+    def __getitem__(self, i):
+        return self.images[i], 0
+
+config = yaml.safe_load(open(sys.argv[1]))
+poisoned = os.environ["RANK"] == "1" and len(sys.argv) > 2
+trainer = Trainer(config, out_dir=sys.argv[1] + ".run", progress=False, dataset=Images(poisoned))
+try:
+    trainer.fit()
+except FloatingPointError as error:
+    print(f"rank {os.environ['RANK']} stopped: {error}", flush=True)
+    raise
+"""
+
+
+@pytest.mark.slow
+def test_a_nan_on_one_rank_stops_every_rank_with_the_same_error(tmp_path):
+    """Rank 1 is fed NaN images: both ranks must raise at the same step (none may wait in the
+    gradient all-reduce), and the checkpoint of the clean steps stays intact."""
+    script, config = tmp_path / "nan_rank.py", tmp_path / "tiny.yaml"
+    script.write_text(NAN_ON_RANK_1)
+    cfg = tiny_config(steps=2)
+    cfg["model"]["img_size"] = 32
+    cfg["data"]["batch_size"] = 4
+    config.write_text(yaml.safe_dump(cfg))
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+    def launch(*extra):
+        command = [*torchrun, str(script), str(config), *extra]
+        return subprocess.run(
+            command, capture_output=True, text=True, timeout=180, cwd=tmp_path, env=env
+        )
+
+    assert launch().returncode == 0  # two clean steps, checkpoint at step 2
+    cfg["train"]["steps"] = 4
+    config.write_text(yaml.safe_dump(cfg))
+    result = launch("poison")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    for rank in (0, 1):
+        assert f"rank {rank} stopped: loss became non-finite on rank(s) [1] at step 2" in output
+    assert load_checkpoint(tmp_path / "tiny.yaml.run" / "last.pt")["step"] == 2
