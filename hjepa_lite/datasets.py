@@ -4,6 +4,8 @@
 ``image`` a normalised float tensor ``(3, img_size, img_size)``:
 
 * ``"shapes"``: the embedded Shapes data set (:mod:`hjepa_lite.shapes`), no download;
+* ``"photo_crops"``: crops of 12 real photographs that ship inside scikit-image, labelled by
+  photo, train and test from disjoint regions (:mod:`hjepa_lite.photo_crops`), no download;
 * ``"cifar10"``, ``"stl10"``: torchvision data sets under ``root`` (``download=True`` fetches
   them, which needs internet);
 * ``"imagefolder"``: your own images in ``root/<split>/<class>/<image>``.
@@ -21,6 +23,7 @@ from torch.utils.data import Dataset
 from torchvision import datasets
 from torchvision.transforms import v2
 
+from .photo_crops import PhotoCropsDataset
 from .shapes import ShapesDataset
 
 __all__ = [
@@ -32,12 +35,13 @@ __all__ = [
     "train_transform",
 ]
 
-DATASETS = ("shapes", "cifar10", "stl10", "imagefolder")
+DATASETS = ("shapes", "cifar10", "stl10", "imagefolder", "photo_crops")
 _SPLITS = {
     "shapes": ("train", "test"),
     "cifar10": ("train", "test"),
     "stl10": ("train", "test", "unlabeled", "train+unlabeled"),
     "imagefolder": None,  # any sub-folder of root
+    "photo_crops": ("train", "test"),
 }
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -79,14 +83,21 @@ def build_dataset(
     download: bool = False,
     augment: bool | None = None,
     patch_size: int = 8,
+    fresh_images: bool = False,
 ) -> Dataset:
     """A data set of ``(normalised image (3, img_size, img_size), label)``.
 
     ``augment`` None -> random crops for training splits ("train", "unlabeled", ...), plain
-    resize + centre crop otherwise. ``patch_size`` sets the object sizes of Shapes.
+    resize + centre crop otherwise. ``patch_size`` sets the object sizes of Shapes;
+    ``fresh_images`` renders new Shapes images every epoch (Shapes only).
     """
     if name not in DATASETS:
         raise ValueError(f"dataset {name!r} is not supported; valid choices: {DATASETS}")
+    if fresh_images and name != "shapes":
+        raise ValueError(
+            f"data.fresh_images=true works with data.dataset 'shapes' only (got {name!r}): "
+            "the other data sets are a fixed set of images"
+        )
     splits = _SPLITS[name]
     if splits is not None and split not in splits:
         raise ValueError(f"split={split!r} is not a {name} split; valid choices: {splits}")
@@ -95,7 +106,9 @@ def build_dataset(
     transform = train_transform(img_size) if augment else eval_transform(img_size)
     root = Path(root)
     if name == "shapes":
-        return ShapesDataset(split, img_size=img_size, patch_size=patch_size, transform=transform)
+        return ShapesDataset(split, img_size, patch_size, transform=transform, fresh=fresh_images)
+    if name == "photo_crops":
+        return PhotoCropsDataset(split, img_size=img_size, transform=transform)
     try:
         if name == "cifar10":
             return datasets.CIFAR10(

@@ -1,11 +1,20 @@
-"""Embedded Shapes data and the data set entry point (no network anywhere)."""
+"""Embedded Shapes data, the photo crops that ship inside scikit-image, and the data set entry
+point (no network anywhere)."""
+
+import socket
+import sysconfig
+import urllib.request
+from pathlib import Path
 
 import pytest
 import torch
 from einops import rearrange
 from PIL import Image
 
+from hjepa_lite import photo_crops
 from hjepa_lite.datasets import build_dataset, eval_transform, train_transform
+from hjepa_lite.evaluate import linear_probe_predict, pixel_features
+from hjepa_lite.photo_crops import PhotoCropsDataset, render_photo_crops, split_blocks
 from hjepa_lite.shapes import CLASSES, SIZES, ShapesDataset, render_shapes
 
 
@@ -122,3 +131,108 @@ def test_bad_names_and_missing_downloads(tmp_path):
         build_dataset("cifar10", "unlabeled", root=tmp_path)
     with pytest.raises(FileNotFoundError, match=r"no cifar10 data found.*download=True"):
         build_dataset("cifar10", "train", root=tmp_path, download=False)
+
+
+# --- photo_crops: real photographs shipped inside the scikit-image wheel ---------------------
+
+
+@pytest.fixture(scope="module")
+def photo_splits():
+    return {split: PhotoCropsDataset(split) for split in ("train", "test")}
+
+
+def test_photo_crops_sizes_labels_and_types(photo_splits):
+    train, test = photo_splits["train"], photo_splits["test"]
+    n_classes = len(photo_crops.CLASSES)
+    assert n_classes == 12 and len(train) == 200 * n_classes and len(test) == 50 * n_classes
+    for data, per_class in ((train, 200), (test, 50)):
+        assert data.labels.dtype == torch.long
+        assert data.labels.min() >= 0 and data.labels.max() < n_classes
+        assert torch.bincount(data.labels, minlength=n_classes).tolist() == [per_class] * n_classes
+        assert data.images.shape == (len(data), 3, 64, 64) and data.images.dtype == torch.uint8
+        assert len(data.labels[:24].unique()) > 6, "classes are interleaved, not in blocks"
+    image, label = train[0]
+    assert image.shape == (3, 64, 64) and image.dtype == torch.float32
+    assert image.min() >= 0 and image.max() <= 1
+    assert isinstance(label, int) and label == int(train.labels[0])
+    grey = photo_crops.CLASSES.index("gravel")
+    crop = train.images[train.labels == grey][0]
+    assert torch.equal(crop[0], crop[1]) and torch.equal(crop[1], crop[2]), "grey -> 3 channels"
+
+
+def test_photo_crops_train_and_test_never_share_a_pixel(photo_splits):
+    """Every crop lies inside one block of its split, and no test crop overlaps any training
+    crop of the same photo; every photo has test blocks and most blocks are for training."""
+    for label, (photo, blocks) in enumerate(zip(photo_crops.photos(), split_blocks(), strict=True)):
+        assert 0 < len(blocks["test"]) < len(blocks["train"])
+        assert not set(blocks["test"]) & set(blocks["train"])
+        covered = {}
+        for split, data in photo_splits.items():
+            mask = torch.zeros(photo.shape[1:], dtype=torch.bool)
+            for top, left, side in data.boxes[data.labels == label].tolist():
+                assert any(
+                    t <= top and top + side <= b and le <= left and left + side <= r
+                    for t, b, le, r in blocks[split]
+                ), f"{split} crop outside its split's blocks"
+                mask[top : top + side, left : left + side] = True
+            covered[split] = mask
+        assert not (covered["train"] & covered["test"]).any()
+
+
+def test_photo_crops_are_deterministic(photo_splits):
+    photo_crops.photos.cache_clear()
+    photo_crops.split_blocks.cache_clear()
+    again = render_photo_crops("test")
+    test = photo_splits["test"]
+    assert torch.equal(again.images, test.images) and torch.equal(again.labels, test.labels)
+    assert torch.equal(again.boxes, test.boxes)
+    assert not torch.equal(photo_splits["train"].images[:600], test.images)
+
+
+def test_photo_crops_read_only_files_inside_the_installed_package(monkeypatch):
+    """With every way out to the network blocked, the data set still builds, and the photos it
+    reads are files of the installed scikit-image (in site-packages), not a download cache."""
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("photo_crops tried to use the network")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(socket.socket, "connect_ex", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    monkeypatch.setattr(socket, "getaddrinfo", no_network)
+    monkeypatch.setattr(urllib.request, "urlopen", no_network)
+    with pytest.raises(AssertionError, match="network"):
+        urllib.request.urlopen("http://example.com")  # the block itself works
+    photo_crops.photos.cache_clear()
+    photo_crops.split_blocks.cache_clear()
+    crops = render_photo_crops("test", img_size=32)
+    assert crops.images.shape == (600, 3, 32, 32)
+
+    site_packages = {Path(sysconfig.get_paths()[key]).resolve() for key in ("purelib", "platlib")}
+    folder = photo_crops.photo_dir().resolve()
+    assert folder.parent.name == "skimage" and folder.parent.parent in site_packages
+    for name in photo_crops.FILES.values():
+        assert (folder / name).is_file()
+
+
+def test_build_photo_crops_augments_only_training_split():
+    train = build_dataset("photo_crops", "train", img_size=64)
+    test = build_dataset("photo_crops", "test", img_size=64)
+    a, b = train[0][0], train[0][0]
+    assert a.shape == (3, 64, 64) and not torch.equal(a, b), "random crops differ"
+    assert torch.equal(test[0][0], test[0][0])
+    assert test[0][0].min() < 0, "normalised with the ImageNet mean and std"
+    with pytest.raises(ValueError, match=r"split='val' is not a photo_crops split.*'train'"):
+        build_dataset("photo_crops", "val")
+    with pytest.raises(ValueError, match=r"split='unlabeled' is not a photo_crops split"):
+        PhotoCropsDataset("unlabeled")
+
+
+def test_photo_crops_pixel_probe_is_neither_chance_nor_saturated():
+    """A ridge probe on 16x16 pixels is well above chance (1/12) and far from 100 %: room for
+    learned features to show (44 % here; a random-init tiny ViT gives about 65 %)."""
+    train = build_dataset("photo_crops", "train", img_size=64, augment=False)
+    test = build_dataset("photo_crops", "test", img_size=64, augment=False)
+    a, b = pixel_features(train), pixel_features(test)
+    accuracy = (linear_probe_predict(a.levels[0], a.labels, b.levels[0]) == b.labels).float()
+    assert 0.25 < accuracy.mean() < 0.6
