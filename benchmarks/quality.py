@@ -32,6 +32,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import torch
+import yaml
 
 from hjepa_lite.config import Config, build_model
 from hjepa_lite.datasets import build_dataset
@@ -64,6 +65,22 @@ def with_budget(
         predictor = dataclasses.replace(model.predictor, depth=predictor_depth)
         model = dataclasses.replace(model, predictor=predictor)
     return dataclasses.replace(config, model=model, train=train, data=data)
+
+
+def with_overrides(config: Config, overrides: list[str], dataset: str | None = None) -> Config:
+    """``config`` with ``section.key=value`` overrides (values read as YAML) and, when given,
+    ``data.dataset``; validated again as a whole."""
+    tree = config.to_dict()
+    if dataset is not None:
+        overrides = [f"data.dataset={dataset}", *overrides]
+    for item in overrides:
+        path, _, text = item.partition("=")
+        *sections, key = path.split(".")
+        node = tree
+        for section in sections:
+            node = node[section]
+        node[key] = yaml.safe_load(text)
+    return Config.from_dict(tree)
 
 
 def with_augment(config: Config, augment: bool | None) -> Config:
@@ -113,8 +130,23 @@ def main() -> None:
         help="also probe the encoder's tokens before the hierarchy head",
     )
     add_augment_argument(parser)
+    parser.add_argument(
+        "--dataset",
+        choices=("shapes", "photo_crops"),
+        default="shapes",
+        help="pre-train and probe on this data set (both ship with the package)",
+    )
+    parser.add_argument(
+        "--set",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="config overrides for every variant, e.g. model.targets=pooled "
+        "loss.regularizer=vicreg loss.regularizer_weight=1.0",
+    )
     parser.add_argument("--out", type=Path, help="also write the Markdown result to this file")
     args = parser.parse_args()
+    columns = COLUMNS if args.dataset == "shapes" else ("all",)
 
     # results[(model name, level or "encoder")][column] = one accuracy per seed
     Key = tuple[str, int | str]
@@ -126,7 +158,7 @@ def main() -> None:
         for row in rows:
             key = row.name, row.level if level is None else level
             ranks[key].append(row.rankme)
-            for column in COLUMNS:
+            for column in columns:
                 knn[key][column].append(row.knn[column])
                 linear[key][column].append(row.linear[column])
 
@@ -140,11 +172,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as runs:
         for variant in args.variants:
             base = Config.from_yaml(REPO / "configs" / f"{variant}.yaml")
-            base = with_augment(base, args.augment)
+            base = with_overrides(with_augment(base, args.augment), args.set, args.dataset)
             if data is None:
                 m = base.model
                 data = [
-                    build_dataset("shapes", s, m.img_size, augment=False, patch_size=m.patch_size)
+                    build_dataset(
+                        args.dataset, s, m.img_size, augment=False, patch_size=m.patch_size
+                    )
                     for s in ("train", "test")
                 ]
                 record(probe_levels(*(pixel_features(d) for d in data), "pixels 16x16", args.k))
@@ -172,6 +206,12 @@ def main() -> None:
     if args.encoder_tokens:
         variants += " --encoder-tokens"
     variants += augment_flag(args.augment)
+    if args.dataset != "shapes":
+        variants += f" --dataset {args.dataset}"
+    if args.set:
+        variants += " --set " + " ".join(args.set)
+    chance = 100 / len(data[1].classes)
+    sizes = SIZES if args.dataset == "shapes" else ()
     lines = [
         f"`python benchmarks/quality.py --steps {args.steps} --batch {args.batch} "
         f"--seeds {seeds}{variants}`",
@@ -179,15 +219,15 @@ def main() -> None:
         f"{datetime.date.today()}, {platform.machine()}, {os.cpu_count()} cores, "
         f"torch {torch.__version__}, {torch.get_num_threads()} threads; {len(args.seeds)} seeds; "
         f"{statistics.mean(minutes):.1f} min of pre-training per run; "
-        f"accuracy in %, mean ± sd over seeds; chance = {100 / 6:.1f}",
+        f"accuracy in %, mean ± sd over seeds; chance = {chance:.1f}",
         "",
         "| model | level | linear all | "
-        + " | ".join(f"linear {s}" for s in SIZES)
-        + " | kNN all | RankMe |",
-        "|---|---:|---:|" + "---:|" * len(SIZES) + "---:|---:|",
+        + "".join(f"linear {s} | " for s in sizes)
+        + "kNN all | RankMe |",
+        "|---|---:|---:|" + "---:|" * len(sizes) + "---:|---:|",
     ]
     for name, level in linear:
-        cells = [spread(linear[name, level][c]) for c in COLUMNS]
+        cells = [spread(linear[name, level][c]) for c in columns]
         cells += [spread(knn[name, level]["all"]), f"{statistics.mean(ranks[name, level]):.1f}"]
         lines.append(f"| {name} | {level} | " + " | ".join(cells) + " |")
 

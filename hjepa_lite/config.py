@@ -14,6 +14,8 @@ the list of valid ones, and every key is read by the code. Schema::
       grad_checkpointing: false
       num_hierarchies: 3
       pooling: 2d             # 2d | 1d_seed (the seed's flattened pooling, for teaching)
+      targets: head           # head: EMA copy of the hierarchy on the target path
+                              # pooled: parameter-free targets, the pooled EMA encoder tokens
       predictor:
         embed_dim: null       # null -> embed_dim // 2
         depth: 6
@@ -25,10 +27,11 @@ the list of valid ones, and every key is read by the code. Schema::
         upsample: bilinear    # bilinear | nearest | transposed_conv (learned 2x2, stride 2)
         bottom_up: false      # PANet: a bottom-up path after the top-down one
     data:
-      dataset: shapes         # shapes | cifar10 | stl10 | imagefolder
+      dataset: shapes         # shapes | cifar10 | stl10 | imagefolder | photo_crops
       root: data              # where real data sets live (relative to the working directory)
       download: false         # let torchvision download cifar10 / stl10 (needs internet)
       augment: true           # I-JEPA's RandomResizedCrop (scale 0.3-1.0) on training images
+      fresh_images: false     # shapes only: render new training images every epoch
       batch_size: 64          # per process
       num_workers: 0
     masks:                    # I-JEPA multi-block masks (fractions of the patch grid)
@@ -40,6 +43,8 @@ the list of valid ones, and every key is read by the code. Schema::
     loss:
       type: smooth_l1         # smooth_l1 | mse
       level_weights: [1.0, 0.5, 0.25]   # one per level, finest first
+      regularizer: none       # none | vicreg | sigreg: anti-collapse term on the context tokens
+      regularizer_weight: 1.0 # its weight in the total loss (>= 0)
     train:
       steps: 300              # optimizer steps (or set epochs instead)
       epochs: null            # epochs over the data set; overrides steps when set
@@ -67,10 +72,11 @@ import yaml
 from .datasets import DATASETS
 from .encoder import PatchEncoder
 from .fpn import FUSION_METHODS, UPSAMPLE_MODES, FeaturePyramid
-from .hjepa import HJEPA
+from .hjepa import HJEPA, TARGETS
 from .loss import LOSS_TYPES
 from .predictor import Predictor
 from .pyramid import POOLING_MODES
+from .regularizers import REGULARIZERS
 
 __all__ = [
     "CONFIG_SECTIONS",
@@ -96,6 +102,8 @@ _CHOICES = {
     "upsample": UPSAMPLE_MODES,
     "dataset": DATASETS,
     "type": LOSS_TYPES,
+    "targets": TARGETS,
+    "regularizer": REGULARIZERS,
 }
 _MAY_BE_ZERO = ("seed", "num_workers", "warmup_steps")
 
@@ -130,6 +138,7 @@ _RANGES = {
     "masks.target_aspect": Range(0, low_open=True),
     "masks.context_scale": Range(0, 1, low_open=True),
     "loss.level_weights": Range(0),
+    "loss.regularizer_weight": Range(0),
     "train.lr": Range(0, low_open=True),
     "train.min_lr": Range(0),
     "train.weight_decay": Range(0),
@@ -166,6 +175,7 @@ class ModelConfig:
     grad_checkpointing: bool = False
     num_hierarchies: int = 3
     pooling: str = "2d"
+    targets: str = "head"
     predictor: PredictorConfig = field(default_factory=PredictorConfig)
     fpn: FPNConfig = field(default_factory=FPNConfig)
 
@@ -184,6 +194,7 @@ class DataConfig:
     root: str = "data"
     download: bool = False
     augment: bool = True
+    fresh_images: bool = False
     batch_size: int = 64
     num_workers: int = 0
 
@@ -201,6 +212,8 @@ class MaskConfig:
 class LossConfig:
     type: str = "smooth_l1"
     level_weights: list[float] = field(default_factory=lambda: [1.0, 0.5, 0.25])
+    regularizer: str = "none"
+    regularizer_weight: float = 1.0
 
 
 @dataclass
@@ -435,7 +448,7 @@ def build_model(cfg: ModelConfig) -> HJEPA:
         depth=cfg.predictor.depth,
         num_heads=predictor_heads,
     )
-    model = HJEPA(encoder, predictor, hierarchy)
+    model = HJEPA(encoder, predictor, hierarchy, targets=cfg.targets)
     model.config = cfg
     return model
 
@@ -455,6 +468,7 @@ def create_hjepa(
     drop_path_rate: float = 0.0,
     grad_checkpointing: bool = False,
     pooling: str = "2d",
+    targets: str = "head",
     fpn_upsample: str = "bilinear",
     fpn_bottom_up: bool = False,
     predictor_embed_dim: int | None = None,
@@ -479,6 +493,7 @@ def create_hjepa(
         "grad_checkpointing": grad_checkpointing,
         "num_hierarchies": num_hierarchies,
         "pooling": pooling,
+        "targets": targets,
         "predictor": {
             "embed_dim": predictor_embed_dim,
             "depth": predictor_depth,

@@ -28,7 +28,9 @@ from .fpn import FeaturePyramid
 from .predictor import Predictor
 from .pyramid import target_mask_pyramid
 
-__all__ = ["HJEPA"]
+__all__ = ["HJEPA", "TARGETS"]
+
+TARGETS = ("head", "pooled")
 
 
 class HJEPA(nn.Module):
@@ -39,13 +41,26 @@ class HJEPA(nn.Module):
         target_encoder / target_hierarchy: EMA copies (``requires_grad=False``, eval mode).
     """
 
-    def __init__(self, encoder: PatchEncoder, predictor: Predictor, hierarchy: FeaturePyramid):
+    def __init__(
+        self,
+        encoder: PatchEncoder,
+        predictor: Predictor,
+        hierarchy: FeaturePyramid,
+        targets: str = "head",
+    ):
         super().__init__()
+        if targets not in TARGETS:
+            raise ValueError(f"model.targets={targets!r} is not supported; valid: {TARGETS}")
         self.context_encoder = encoder
         self.predictor = predictor
         self.hierarchy = hierarchy
+        self.targets = targets
         self.target_encoder = copy.deepcopy(encoder).requires_grad_(False).eval()
-        self.target_hierarchy = copy.deepcopy(hierarchy).requires_grad_(False).eval()
+        # "head": the targets go through an EMA copy of the hierarchy head; "pooled": they
+        # are the pooled pyramid of the EMA encoder's tokens (no head, no parameter).
+        self.target_hierarchy = (
+            copy.deepcopy(hierarchy).requires_grad_(False).eval() if targets == "head" else None
+        )
         self.config = None  # set by create_hjepa: the ModelConfig it was built from
 
     @property
@@ -68,7 +83,8 @@ class HJEPA(nn.Module):
         """Like ``nn.Module.train``, but the EMA target path always stays in eval mode."""
         super().train(mode)
         self.target_encoder.eval()
-        self.target_hierarchy.eval()
+        if self.target_hierarchy is not None:
+            self.target_hierarchy.eval()
         return self
 
     # -- input checks --------------------------------------------------------------------
@@ -129,7 +145,9 @@ class HJEPA(nn.Module):
 
         Returns a dict with, per level l (finest first): ``predictions`` and ``targets``
         ``[(B, N_l, D)]``, ``target_masks`` ``[(B, N_l)]`` bool (cells wholly inside the
-        target region: the only ones a loss may use), and ``grid_sizes`` ``[(h_l, w_l)]``.
+        target region: the only ones a loss may use), and ``grid_sizes`` ``[(h_l, w_l)]``;
+        also ``context`` ``(B, K, D)`` (the context encoder's tokens, for a regularizer) and
+        ``target_tokens`` ``(B, N, D)`` (the EMA encoder's layer-normed tokens).
         """
         self._check_images(images)
         batch = images.shape[0]
@@ -152,8 +170,10 @@ class HJEPA(nn.Module):
                 "visible (0) and one hidden (1) token"
             )
 
-        predictions = self._predict(images, mask, num_hidden)
-        targets = self._targets(images)
+        predictions, context = self._predict(images, mask, num_hidden)
+        with torch.no_grad():
+            tokens = self.target_tokens(images)
+            targets = self.target_pyramid(tokens)
         target_masks = target_mask_pyramid(
             target_mask, self.grid_size, self.num_levels, self.hierarchy.pooling
         )
@@ -167,10 +187,13 @@ class HJEPA(nn.Module):
             "targets": targets,
             "target_masks": target_masks,
             "grid_sizes": sizes,
+            "context": context,
+            "target_tokens": tokens,
         }
 
-    def _predict(self, images: torch.Tensor, mask: torch.Tensor, num_hidden: int) -> list:
-        """Online path: context encoder -> predictor -> online grid -> hierarchy."""
+    def _predict(self, images: torch.Tensor, mask: torch.Tensor, num_hidden: int) -> tuple:
+        """Online path: context encoder -> predictor -> online grid -> hierarchy. Returns the
+        per-level predictions and the context encoder's tokens ``(B, K, D)``."""
         # Stable sort puts visible positions (0) first, then hidden ones, each ascending.
         order = torch.argsort(mask.to(torch.uint8), dim=1, stable=True)
         num_context = self.num_patches - num_hidden
@@ -181,7 +204,7 @@ class HJEPA(nn.Module):
         grid = torch.cat([context, predicted], dim=1)
         inverse = torch.argsort(order, dim=1)
         grid = torch.gather(grid, 1, inverse.unsqueeze(-1).expand(-1, -1, grid.shape[-1]))
-        return self.hierarchy(grid)
+        return self.hierarchy(grid), context
 
     @torch.no_grad()
     def _targets(self, images: torch.Tensor) -> list:
@@ -198,9 +221,14 @@ class HJEPA(nn.Module):
 
     @torch.no_grad()
     def target_pyramid(self, tokens: torch.Tensor) -> list[torch.Tensor]:
-        """The EMA hierarchy on :meth:`target_tokens`, each level layer-normed:
-        ``(B, N, D) -> [(B, N_l, D)]``."""
-        return [F.layer_norm(x, x.shape[-1:]) for x in self.target_hierarchy(tokens)]
+        """The target of every level, layer-normed: ``(B, N, D) -> [(B, N_l, D)]``. With
+        ``targets="head"`` the EMA hierarchy on :meth:`target_tokens`; with ``"pooled"`` the
+        parameter-free pyramid of those tokens (level l = 2**l x 2**l means)."""
+        if self.target_hierarchy is None:
+            levels = self.hierarchy.pooled_levels(tokens)
+        else:
+            levels = self.target_hierarchy(tokens)
+        return [F.layer_norm(x, x.shape[-1:]) for x in levels]
 
     @torch.no_grad()
     def extract_features(self, images: torch.Tensor, level: int = 0) -> torch.Tensor:
@@ -226,10 +254,9 @@ class HJEPA(nn.Module):
         """EMA step (once per optimizer step, after it): ``target = m*target + (1-m)*online``."""
         if not 0.0 <= momentum <= 1.0:
             raise ValueError(f"momentum must be in [0, 1]; got {momentum}")
-        pairs = (
-            (self.context_encoder, self.target_encoder),
-            (self.hierarchy, self.target_hierarchy),
-        )
+        pairs = [(self.context_encoder, self.target_encoder)]
+        if self.target_hierarchy is not None:
+            pairs.append((self.hierarchy, self.target_hierarchy))
         for online, target in pairs:
             for p_online, p_target in zip(online.parameters(), target.parameters(), strict=True):
                 p_target.lerp_(p_online.detach(), 1.0 - momentum)

@@ -44,6 +44,7 @@ SIZES = ("small", "medium", "large")
 _EXTENT_IN_PATCHES = {0: (1.0, 1.5), 1: (2.3, 3.4), 2: (4.6, 6.9)}
 _COUNT = {0: (3, 8), 1: (2, 4), 2: (1, 1)}
 _SPLITS = {"train": (6000, 0), "test": (1800, 1)}  # (number of images, seed)
+_FRESH_SEED = 10_000  # fresh training images of epoch e use seed 10_000 + 1_000 e + split seed
 _SUPERSAMPLE = 2
 _BACKGROUND_MAX = 0.35  # backgrounds are dark: every channel in [0, 0.35] ...
 _OBJECT_MIN = 0.5  # ... and objects bright: every channel in [0.5, 1]
@@ -226,16 +227,32 @@ class ShapesDataset(Dataset):
         patch_size: int = 8,
         num_images: int | None = None,
         transform=None,
+        fresh: bool = False,
     ) -> None:
         if split not in _SPLITS:
             raise ValueError(
                 f"split={split!r} is not a Shapes split; valid choices: {tuple(_SPLITS)}"
             )
-        default_n, seed = _SPLITS[split]
-        batch = _cached_render(num_images or default_n, img_size, patch_size, seed)
+        default_n, self.seed = _SPLITS[split]
+        self.num_images, self.img_size, self.patch_size = (
+            num_images or default_n,
+            img_size,
+            patch_size,
+        )
+        self.fresh = fresh
+        self.transform = transform
+        self._show(_cached_render(self.num_images, img_size, patch_size, self.seed))
+
+    def _show(self, batch: ShapesBatch) -> None:
         self.images, self.labels, self.sizes = batch.images, batch.labels, batch.sizes
         self.masks = batch.masks
-        self.transform = transform
+
+    def set_epoch(self, epoch: int) -> None:
+        """With ``fresh=True``, epoch ``e > 0`` shows newly rendered images (seeded by the
+        split and ``e``, never the seed of another split): unbounded data. Else a no-op."""
+        if self.fresh:
+            seed = self.seed if epoch == 0 else _FRESH_SEED + 1_000 * epoch + self.seed
+            self._show(render_shapes(self.num_images, self.img_size, self.patch_size, seed))
 
     def __len__(self) -> int:
         return len(self.labels)

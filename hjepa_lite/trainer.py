@@ -44,6 +44,8 @@ from .hjepa import HJEPA
 from .loader import make_train_loader
 from .loss import hierarchical_loss
 from .masks import MultiBlockMaskSampler
+from .rank_monitor import RankMonitor
+from .regularizers import regularizer
 from .schedules import cosine, linear, warmup_cosine
 
 __all__ = ["Trainer", "load_trained", "param_groups"]
@@ -81,7 +83,12 @@ class Trainer:
     After :meth:`fit`, ``history`` holds per-step lists: ``loss``, ``loss_<l>`` per level (NaN
     at a step whose batch had no valid target cell at that level),
     ``lr``, ``weight_decay``, ``momentum``, ``std_<l>`` (per-level std of the target
-    features across the batch: a collapse monitor, 0 = collapsed) and ``images_per_s``.
+    features across the batch: a collapse monitor, 0 = collapsed), ``images_per_s`` and
+    ``regularizer`` (the anti-collapse term before its weight); and every ``rank_every``
+    steps (and at the last) ``rank_step``, ``rank_<l>`` and ``rank_encoder``: RankMe of the
+    batch's target tokens per level and of the EMA encoder's tokens
+    (:class:`~hjepa_lite.rank_monitor.RankMonitor`, which warns when a level's rank falls
+    below half its first value).
     """
 
     def __init__(
@@ -92,6 +99,7 @@ class Trainer:
         progress: bool = True,
         dataset: torch.utils.data.Dataset | None = None,
         resume: bool = True,
+        rank_every: int = 25,
     ) -> None:
         if isinstance(config, str | os.PathLike):
             config = Config.from_yaml(config)
@@ -121,6 +129,7 @@ class Trainer:
                 download=config.data.download,
                 augment=config.data.augment,
                 patch_size=self.model.context_encoder.patch_size,
+                fresh_images=config.data.fresh_images,
             )
         self.loader = make_train_loader(
             dataset,
@@ -149,8 +158,12 @@ class Trainer:
         self.step = 0
         levels = range(self.model.num_levels)
         keys = ["loss", *(f"loss_{i}" for i in levels), "lr", "weight_decay", "momentum"]
-        keys += [*(f"std_{i}" for i in levels), "images_per_s"]
+        keys += [*(f"std_{i}" for i in levels), "images_per_s", "regularizer", "rank_step"]
+        keys += [*(f"rank_{i}" for i in levels), "rank_encoder"]
         self.history: dict[str, list[float]] = {key: [] for key in keys}
+        # RankMe of every target level and of the encoder tokens, every rank_every steps
+        self.rank_every = rank_every
+        self.ranks = RankMonitor(self.model.num_levels)
         if resume and self.checkpoint_path is not None and self.checkpoint_path.exists():
             self.load(self.checkpoint_path)
 
@@ -191,6 +204,8 @@ class Trainer:
         loss, per_level = hierarchical_loss(
             outputs, self.config.loss.level_weights, self.config.loss.type
         )
+        reg = regularizer(self.config.loss.regularizer, outputs["context"], generator)
+        loss = loss + self.config.loss.regularizer_weight * reg
         # Every rank learns whether any rank's loss is not finite, before backward (whose
         # gradient all-reduce would otherwise wait forever for the rank that stopped).
         bad_ranks = any_rank(not torch.isfinite(loss).item())
@@ -210,12 +225,15 @@ class Trainer:
         self.step += 1
 
         stds = [t.mean(1).std(0).mean() for t in outputs["targets"]]
-        logged = all_reduce_nanmean(torch.stack([loss.detach(), *per_level, *stds]).float().cpu())
+        measured = torch.stack([loss.detach(), reg.detach(), *per_level, *stds]).float().cpu()
+        logged = all_reduce_nanmean(measured)
         levels = self.model.num_levels
-        values["loss"] = logged[0].item()
+        values["loss"], values["regularizer"] = logged[0].item(), logged[1].item()
         for level in range(levels):
-            values[f"loss_{level}"] = logged[1 + level].item()
-            values[f"std_{level}"] = logged[1 + levels + level].item()
+            values[f"loss_{level}"] = logged[2 + level].item()
+            values[f"std_{level}"] = logged[2 + levels + level].item()
+        if (self.step - 1) % self.rank_every == 0 or self.step == self.total_steps:
+            self.ranks.log(self.history, self.step - 1, outputs)
         elapsed = time.perf_counter() - start
         values["images_per_s"] = images.shape[0] * self.world_size / elapsed
         for key, value in values.items():

@@ -1,0 +1,143 @@
+"""What fights and what shows collapse: the regularizers, parameter-free targets, RankMe
+logged during training, and fresh Shapes images every epoch."""
+
+import math
+import warnings
+
+import pytest
+import torch
+from conftest import half_mask, tiny_hjepa
+
+from hjepa_lite.evaluate import rankme
+from hjepa_lite.rank_monitor import RankMonitor
+from hjepa_lite.regularizers import REGULARIZERS, regularizer, sigreg, vicreg
+from hjepa_lite.shapes import ShapesDataset
+from hjepa_lite.trainer import Trainer
+
+
+def test_vicreg_on_known_inputs():
+    """Whitened features cost ~0; constant features pay the full variance hinge (1); two
+    identical unit-variance dimensions pay covariance 2 * 1**2 / D, divided by 25."""
+    g = torch.Generator().manual_seed(0)
+    white = torch.randn(20_000, 4, generator=g)
+    assert vicreg(white) < 0.01
+    torch.testing.assert_close(vicreg(torch.ones(100, 4)), torch.tensor(1.0), atol=0.02, rtol=0)
+    x = torch.randn(20_000, 1, generator=g)
+    twins = torch.cat([x, x], dim=1)
+    torch.testing.assert_close(vicreg(twins), torch.tensor(2 / 2 / 25), atol=0.005, rtol=0)
+
+
+def test_sigreg_is_small_for_a_gaussian_and_large_for_collapsed_or_shifted_features():
+    g = torch.Generator().manual_seed(0)
+    gaussian = torch.randn(4096, 32, generator=g)
+    low = sigreg(gaussian, torch.Generator().manual_seed(1))
+    collapsed = gaussian[:, :1].expand(-1, 32)  # every dimension the same: a line
+    assert low < 3
+    assert sigreg(collapsed, torch.Generator().manual_seed(1)) > 30 * low
+    assert sigreg(gaussian + 1.0, torch.Generator().manual_seed(1)) > 30 * low
+    assert sigreg(gaussian * 0.1, torch.Generator().manual_seed(1)) > 30 * low
+
+
+def test_sigreg_matches_the_epps_pulley_integral_of_one_slice():
+    """One slice, computed by a plain loop over t: the same number."""
+    x = torch.randn(300, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    t = torch.linspace(-5, 5, 17, dtype=torch.float64)
+    values = []
+    for ti in t:
+        real, imag = torch.cos(ti * x).mean(), torch.sin(ti * x).mean()
+        phi = math.exp(-(ti.item() ** 2) / 2)
+        values.append(((real - phi) ** 2 + imag**2) * phi)
+    expected = 300 * torch.trapezoid(torch.stack(values), t)
+    got = sigreg(x, torch.Generator().manual_seed(0), num_slices=1)  # a 1-D unit slice = +-x
+    torch.testing.assert_close(got, expected)
+
+
+@pytest.mark.parametrize("name", REGULARIZERS)
+def test_every_regularizer_gives_a_gradient_or_a_graph_preserving_zero(name):
+    x = torch.randn(2, 10, 8, requires_grad=True)
+    value = regularizer(name, x, torch.Generator().manual_seed(0))
+    value.backward()
+    assert x.grad is not None
+    if name == "none":
+        assert value == 0
+    with pytest.raises(ValueError, match="loss.regularizer='l2'.*valid"):
+        regularizer("l2", x)
+
+
+def test_pooled_targets_have_no_head_and_are_the_layer_normed_pooled_encoder_tokens():
+    model = tiny_hjepa(img_size=64, use_fpn=True, fpn_feature_dim=32, targets="pooled")
+    assert model.target_hierarchy is None
+    images = torch.randn(2, 3, 64, 64)
+    out = model(images, half_mask(2, 64))
+    tokens = model.target_tokens(images)
+    for level, target in enumerate(out["targets"]):
+        cells = 2**level
+        grid = tokens.view(2, 8, 8, -1)
+        pooled = grid.unflatten(1, (8 // cells, cells)).unflatten(3, (8 // cells, cells))
+        pooled = pooled.mean((2, 4)).flatten(1, 2)
+        expected = torch.nn.functional.layer_norm(pooled, pooled.shape[-1:])
+        torch.testing.assert_close(target, expected)
+    # the EMA update still moves the encoder, and nothing on the target path is trainable
+    model.update_target(0.5)
+    assert not any(p.requires_grad for p in model.target_encoder.parameters())
+
+
+def test_the_rank_monitor_logs_every_level_and_warns_once_when_a_rank_halves():
+    history = {}
+    monitor = RankMonitor(num_levels=2)
+    g = torch.Generator().manual_seed(0)
+    spread = {
+        "targets": [torch.randn(4, 16, 8, generator=g)] * 2,
+        "target_tokens": torch.randn(4, 16, 8, generator=g),
+    }
+    ranks = monitor.log(history, 0, spread)
+    assert ranks["rank_0"] == pytest.approx(rankme(spread["targets"][0].reshape(-1, 8)))
+    line = torch.randn(4, 16, 1, generator=g) * torch.ones(8)
+    collapsed = {"targets": [line, spread["targets"][1]], "target_tokens": line}
+    with pytest.warns(UserWarning, match="rank_0: RankMe fell from .* at step 5"):
+        monitor.log(history, 5, collapsed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        monitor.log(history, 6, collapsed)  # warned once already
+    assert history["rank_step"] == [0, 5, 6] and len(history["rank_encoder"]) == 3
+
+
+def test_training_logs_ranks_and_the_regularizer_every_k_steps():
+    config = {
+        "model": {
+            "encoder_type": "vit_tiny_patch16_224",
+            "img_size": 32,
+            "patch_size": 8,
+            "depth": 1,
+            "num_hierarchies": 2,
+            "targets": "pooled",
+            "predictor": {"embed_dim": 48, "depth": 1},
+        },
+        "data": {"batch_size": 4},
+        "loss": {"level_weights": [1.0, 0.5], "regularizer": "vicreg"},
+        "train": {"steps": 5, "warmup_steps": 1},
+    }
+    data = ShapesDataset("train", img_size=32, num_images=16)
+    trainer = Trainer(config, progress=False, dataset=data, rank_every=2)
+    history = trainer.fit()
+    assert history["rank_step"] == [0, 2, 4]
+    assert all(len(history[k]) == 3 for k in ("rank_0", "rank_1", "rank_encoder"))
+    assert len(history["regularizer"]) == 5 and all(v > 0 for v in history["regularizer"])
+
+
+def test_fresh_shapes_render_new_images_each_epoch_deterministically():
+    data = ShapesDataset("train", img_size=32, num_images=36, fresh=True)
+    first = data.images.clone()
+    data.set_epoch(1)
+    second = data.images.clone()
+    assert not torch.equal(first, second)
+    data.set_epoch(0)
+    assert torch.equal(data.images, first)
+    again = ShapesDataset("train", img_size=32, num_images=36, fresh=True)
+    again.set_epoch(1)
+    assert torch.equal(again.images, second)
+    test = ShapesDataset("test", img_size=32, num_images=36)
+    assert not torch.equal(test.images, second)
+    fixed = ShapesDataset("train", img_size=32, num_images=36)
+    fixed.set_epoch(3)
+    assert torch.equal(fixed.images, first)
