@@ -24,7 +24,7 @@ from .fpn import FUSION_METHODS, UPSAMPLE_MODES, FeaturePyramid
 from .hjepa import HJEPA
 from .loss import hierarchical_loss
 from .masks import MaskBatch, MultiBlockMaskSampler
-from .params import count_parameters, parameter_breakdown, seed_fpn_formula
+from .params import count_parameters, head_breakdown, parameter_breakdown, seed_fpn_formula
 from .predictor import Predictor
 from .pyramid import (
     POOLING_MODES,
@@ -61,6 +61,7 @@ __all__ = [
     "count_parameters",
     "create_hjepa",
     "create_hjepa_from_config",
+    "head_breakdown",
     "level_grid_sizes",
     "load_config",
     "parameter_breakdown",

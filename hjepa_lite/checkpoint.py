@@ -15,7 +15,11 @@ from typing import Any
 
 import torch
 
-__all__ = ["atomic_save", "atomic_write_json", "load_checkpoint"]
+__all__ = ["FORMAT", "atomic_save", "atomic_write_json", "load_checkpoint"]
+
+# Version of what a checkpoint holds. 2: the hierarchy head grouped by top-down step
+# (``top_down.<l>.layer/upsample/fuse``, ``bottom_up_path``); 1 had one list per kind of layer.
+FORMAT = 2
 
 
 def _atomic_write(path: Path, write) -> None:
@@ -50,4 +54,11 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
-    return torch.load(path, map_location=map_location, weights_only=True)
+    state = torch.load(path, map_location=map_location, weights_only=True)
+    if isinstance(state, dict) and "model" in state and state.get("format") != FORMAT:
+        raise ValueError(
+            f"{path} was written by an earlier hjepa_lite (checkpoint format "
+            f"{state.get('format')}, this version reads {FORMAT}: the hierarchy head's layout "
+            "changed); train it again (CLI: --fresh, or another --out)"
+        )
+    return state

@@ -5,7 +5,7 @@ I-JEPA's context encoder sees only the context patches: masked patches are *drop
 what it sees. The target encoder runs the same module on all patches.
 
 Built with timm, without weights, without a class token, and with a fixed 2-D sin-cos
-position table (timm's ``build_sincos2d_pos_embed``) kept as a buffer, so nothing about
+position table (:func:`hjepa_lite.grid.sincos_pos_embed`) kept as a buffer, so nothing about
 position is learned.
 """
 
@@ -13,22 +13,13 @@ from __future__ import annotations
 
 import timm
 import torch
-from timm.layers import build_sincos2d_pos_embed
 from timm.models.vision_transformer import VisionTransformer
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-__all__ = ["PatchEncoder", "gather_tokens", "sincos_pos_embed"]
+from .grid import gather_tokens, sincos_pos_embed
 
-
-def sincos_pos_embed(grid_size: tuple[int, int], dim: int) -> torch.Tensor:
-    """Fixed 2-D sin-cos position table, ``(1, h*w, dim)``, row-major like the tokens."""
-    return build_sincos2d_pos_embed(list(grid_size), dim=dim).unsqueeze(0)
-
-
-def gather_tokens(tokens: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """Select tokens by position: ``(B, N, D)``, ``(B, K)`` long -> ``(B, K, D)``."""
-    return torch.gather(tokens, 1, index.unsqueeze(-1).expand(-1, -1, tokens.shape[-1]))
+__all__ = ["PatchEncoder"]
 
 
 class PatchEncoder(nn.Module):

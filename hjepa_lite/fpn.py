@@ -6,27 +6,24 @@ per level back to ``embed_dim``:
 * pooling-only: ``level_l -> project_l``
 * FPN (Lin et al. 2017, as the seed describes it, on the 2-D grid)::
 
-      lateral_l  = LayerNorm(Linear(level_l))                   every level -> F_l
-      fpn_{L-1}  = lateral_{L-1}                                coarsest level
-      fpn_l      = fuse(lateral_l, top_down_l(upsample(fpn_{l+1})))   for l = L-2 .. 0
-      out_l      = project_l(fpn_l)                              back to embed_dim
+      lateral_l  = LayerNorm(Linear(level_l))        every level -> F_l   (LateralConnection)
+      fpn_{L-1}  = lateral_{L-1}                     coarsest level
+      fpn_l      = top_down_l(lateral_l, fpn_{l+1})   for l = L-2 .. 0    (TopDownStep)
+      out_l      = project_l(fpn_l)                  back to embed_dim    (OutputProjection)
 
-  ``top_down_l`` is Linear+LayerNorm (F_{l+1} -> F_l); ``fuse`` is ``add`` or ``concat``
-  (:mod:`hjepa_lite.fusion`). The Linear commutes with interpolation, so it runs before
-  the upsampling, on the coarse grid (:meth:`FeaturePyramid.from_coarser`).
+  A :class:`~hjepa_lite.top_down.TopDownStep` owns its Linear + LayerNorm, its upsampler
+  (:mod:`hjepa_lite.resample`) and its fusion (:mod:`hjepa_lite.fusion`):
+  ``top_down_l(lateral, coarse) = fuse(lateral, layer(upsample(coarse)))``.
 
 The seed's four "Future Enhancements" are options of the same head:
 
-* ``upsample="transposed_conv"``: learned 2x2 stride-2 upsampling
-  (:class:`~hjepa_lite.resample.TransposedConvUpsample`) instead of interpolation;
-* ``fusion_method="attention"``: fine tokens cross-attend to the coarse level,
-  ``fpn_l = fuse(lateral_l, top_down_l(fpn_{l+1}))`` with no upsampling (the attention
-  resamples; so ``upsample`` must stay an interpolation, which it then does not use);
-* ``feature_dim=[F_0, F_1, ...]``: one width per level (``top_down_l`` changes the width);
-* ``bottom_up=True`` (PANet, Liu et al. 2018), after the top-down pass::
-
-      pan_0      = fpn_0
-      pan_{l+1}  = LayerNorm(Linear(fpn_{l+1} + down_l(pan_l)))   down_l: 2x2 stride-2 conv
+* ``upsample="transposed_conv"``: learned 2x2 stride-2 upsampling instead of interpolation;
+* ``fusion_method="attention"``: fine tokens cross-attend to the coarse level; no upsampling
+  (the attention resamples; so ``upsample`` must stay an interpolation, which it then does
+  not use);
+* ``feature_dim=[F_0, F_1, ...]``: one width per level (the top-down layers change the width);
+* ``bottom_up=True``: PANet's bottom-up path (:class:`~hjepa_lite.bottom_up.BottomUpPath`),
+  a block plugged in after the top-down pathway.
 
     >>> head = FeaturePyramid(embed_dim=32, grid_size=(7, 7), num_levels=3, use_fpn=True,
     ...                       feature_dim=16, fusion_method="concat")
@@ -41,23 +38,31 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from .bottom_up import BottomUpPath
 from .fusion import FUSION_METHODS, AddFusion, ConcatFusion, make_fusion
-from .pyramid import (
-    GridSize,
-    build_pyramid,
-    level_grid_sizes,
-    pooling_factor,
-    upsample_tokens,
-)
-from .resample import StridedConvDownsample, TransposedConvUpsample
+from .grid import GridSize
+from .linear_norm import LinearNorm
+from .pyramid import build_pyramid, level_grid_sizes, pooling_factor
+from .resample import UPSAMPLE_MODES, make_upsampler
+from .top_down import TopDownLayer, TopDownStep
 
-__all__ = ["FUSION_METHODS", "UPSAMPLE_MODES", "AddFusion", "ConcatFusion", "FeaturePyramid"]
+__all__ = [
+    "FUSION_METHODS",
+    "UPSAMPLE_MODES",
+    "AddFusion",
+    "ConcatFusion",
+    "FeaturePyramid",
+    "LateralConnection",
+    "OutputProjection",
+]
 
-UPSAMPLE_MODES = ("bilinear", "nearest", "transposed_conv")
+
+class LateralConnection(LinearNorm):
+    """FPN's lateral connection of one level: Linear + LayerNorm, ``D -> F_l``."""
 
 
-def _linear_norm(in_dim: int, out_dim: int) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(in_dim, out_dim), nn.LayerNorm(out_dim))
+class OutputProjection(nn.Linear):
+    """The projection of one level back to the encoder width: ``Linear(F_l -> D)``."""
 
 
 def _level_widths(feature_dim: int | Sequence[int] | None, embed_dim: int, levels: int):
@@ -89,6 +94,10 @@ class FeaturePyramid(nn.Module):
         pooling: ``"2d"`` or the seed's ``"1d_seed"``.
         bottom_up: add PANet's bottom-up path after the top-down one.
         attention_heads: heads of the attention fusion (must divide every width).
+
+    Parts (with ``use_fpn``): ``lateral[l]`` (:class:`LateralConnection`), ``top_down[l]``
+    (:class:`~hjepa_lite.top_down.TopDownStep` from level l+1 to l), ``bottom_up_path``
+    (:class:`~hjepa_lite.bottom_up.BottomUpPath` or None); always ``project[l]``.
 
     Shapes: ``forward((B, h*w, D)) -> [(B, N_l, D) for l in range(L)]``.
     """
@@ -131,46 +140,30 @@ class FeaturePyramid(nn.Module):
         self.level_sizes = sizes = level_grid_sizes(self.grid_size, num_levels, pooling)
         widths = _level_widths(feature_dim, embed_dim, num_levels)
         self.feature_dims = widths if use_fpn else [embed_dim] * num_levels
-        factor = pooling_factor(pooling)
-        steps = range(num_levels - 1)
 
         if use_fpn:
-            # step i connects level i (fine) and level i + 1 (coarse)
-            self.lateral = nn.ModuleList(_linear_norm(embed_dim, w) for w in widths)
-            self.top_down = nn.ModuleList(_linear_norm(widths[i + 1], widths[i]) for i in steps)
-            if upsample == "transposed_conv":
-                self.upsamplers = nn.ModuleList(
-                    TransposedConvUpsample(
-                        widths[i + 1], widths[i + 1], sizes[i + 1], sizes[i], factor
-                    )
-                    for i in steps
+            factor = pooling_factor(pooling)
+            steps = range(num_levels - 1)  # step i joins level i (fine) and level i + 1
+            self.lateral = nn.ModuleList(LateralConnection(embed_dim, w) for w in widths)
+            # Each kind of part is created for every step before the next kind, then the parts
+            # are grouped by step: a seed gives the initial weights of the earlier flat layout.
+            layers = [TopDownLayer(widths[i + 1], widths[i]) for i in steps]
+            mode = "none" if fusion_method == "attention" else upsample  # attention resamples
+            upsamplers = [
+                make_upsampler(mode, widths[i + 1], sizes[i + 1], sizes[i], factor) for i in steps
+            ]
+            cells = [(factor[0] ** level, factor[1] ** level) for level in range(num_levels)]
+            fusions = [
+                make_fusion(
+                    fusion_method, widths[i], attention_heads, sizes[i : i + 2], cells[i : i + 2]
                 )
-            # attention also needs both grids and the patches a cell spans (2**l per axis)
-            cell = [(factor[0] ** level, factor[1] ** level) for level in range(num_levels)]
-            geometry = [
-                dict(
-                    num_heads=attention_heads,
-                    fine_size=sizes[i],
-                    coarse_size=sizes[i + 1],
-                    fine_cell=cell[i],
-                    coarse_cell=cell[i + 1],
-                )
-                if fusion_method == "attention"
-                else {}
                 for i in steps
             ]
-            self.fuse = nn.ModuleList(
-                make_fusion(fusion_method, widths[i], **geometry[i]) for i in steps
+            self.top_down = nn.ModuleList(
+                TopDownStep(*parts) for parts in zip(layers, upsamplers, fusions, strict=True)
             )
-            if bottom_up:
-                self.downsamplers = nn.ModuleList(
-                    StridedConvDownsample(widths[i], widths[i + 1], sizes[i], sizes[i + 1], factor)
-                    for i in steps
-                )
-                self.bottom_up_smooth = nn.ModuleList(
-                    _linear_norm(widths[i + 1], widths[i + 1]) for i in steps
-                )
-        self.project = nn.ModuleList(nn.Linear(w, embed_dim) for w in self.feature_dims)
+            self.bottom_up_path = BottomUpPath(widths, sizes, factor) if bottom_up else None
+        self.project = nn.ModuleList(OutputProjection(w, embed_dim) for w in self.feature_dims)
 
     @property
     def feature_dim(self) -> int:
@@ -181,38 +174,16 @@ class FeaturePyramid(nn.Module):
         """The parameter-free bottom-up pyramid: ``[(B, N_l, D)]``."""
         return build_pyramid(tokens, self.grid_size, self.num_levels, self.pooling)[0]
 
-    def from_coarser(self, level: int, coarse: torch.Tensor) -> torch.Tensor:
-        """What ``fpn_{level+1}`` sends down to ``level``: ``(B, N_level, F_level)`` on the
-        fine grid, or ``(B, N_{level+1}, F_level)`` on its own grid for attention fusion."""
-        if self.fusion_method == "attention":
-            return self.top_down[level](coarse)
-        if self.upsample == "transposed_conv":
-            return self.top_down[level](self.upsamplers[level](coarse))
-        # top_down(upsample(x)), computed as LayerNorm(upsample(Linear(x))): interpolation
-        # mixes cells with weights that sum to 1, so it commutes with the Linear (bias
-        # included), which then runs on the 4x smaller coarse grid. Same function, less work.
-        linear, norm = self.top_down[level]
-        sizes = self.level_sizes
-        return norm(upsample_tokens(linear(coarse), sizes[level + 1], sizes[level], self.upsample))
-
     def fpn_levels(self, levels: list[torch.Tensor]) -> list[torch.Tensor]:
         """Lateral connections, the top-down pathway (and PANet's bottom-up path if
-        enabled): ``[(B, N_l, F_l)]``."""
+        ``bottom_up``): ``[(B, N_l, F_l)]``."""
         lateral = [conv(x) for conv, x in zip(self.lateral, levels, strict=True)]
         out = [None] * self.num_levels
         out[-1] = lateral[-1]
         for level in reversed(range(self.num_levels - 1)):
-            out[level] = self.fuse[level](lateral[level], self.from_coarser(level, out[level + 1]))
+            out[level] = self.top_down[level](lateral[level], out[level + 1])
         if self.bottom_up:
-            out = self.bottom_up_levels(out)
-        return out
-
-    def bottom_up_levels(self, fpn: list[torch.Tensor]) -> list[torch.Tensor]:
-        """PANet's path: ``pan_{l+1} = smooth_l(fpn_{l+1} + down_l(pan_l))``, ``pan_0 = fpn_0``."""
-        out = [fpn[0]]
-        for level in range(self.num_levels - 1):
-            down = self.downsamplers[level](out[-1])
-            out.append(self.bottom_up_smooth[level](fpn[level + 1] + down))
+            out = self.bottom_up_path(out)
         return out
 
     def forward(self, tokens: torch.Tensor) -> list[torch.Tensor]:

@@ -6,8 +6,9 @@
   coarse level's tokens with cross-attention, so it chooses which coarse cells to take
   context from instead of receiving its interpolated neighbourhood. Queries and keys carry
   fixed 2-D sin-cos positions of the cells' centres in one shared frame (level-0 patch
-  units), so a fine cell can find the coarse cells around it. It needs no upsampling: the
-  attention itself resamples the coarse level to the fine grid.
+  units, :func:`~hjepa_lite.grid.cell_centre_sincos`), so a fine cell can find the coarse
+  cells around it. It needs no upsampling: the attention itself resamples the coarse level
+  to the fine grid.
 
 ``add`` and ``concat`` take the coarse level already upsampled to the fine grid,
 ``(B, N_fine, F)``; ``attention`` takes it at its own size, ``(B, N_coarse, F)``.
@@ -16,31 +17,35 @@
 from __future__ import annotations
 
 import torch
-from einops import rearrange
 from torch import nn
+
+from .grid import GridSize, cell_centre_sincos
 
 __all__ = [
     "FUSION_METHODS",
     "AddFusion",
     "ConcatFusion",
     "CrossAttentionFusion",
-    "cell_centre_sincos",
+    "Fusion",
     "make_fusion",
 ]
 
 FUSION_METHODS = ("add", "concat", "attention")
 
-GridSize = tuple[int, int]
+
+class Fusion(nn.Module):
+    """A fusion: ``forward(lateral, top_down) -> (B, N_fine, F)``, one module per
+    ``fpn.fusion_method`` choice."""
 
 
-class AddFusion(nn.Module):
+class AddFusion(Fusion):
     """``lateral + top_down`` (no parameters)."""
 
     def forward(self, lateral: torch.Tensor, top_down: torch.Tensor) -> torch.Tensor:
         return lateral + top_down
 
 
-class ConcatFusion(nn.Module):
+class ConcatFusion(Fusion):
     """``Linear([lateral, top_down])``: (B, N, 2F) -> (B, N, F)."""
 
     def __init__(self, feature_dim: int) -> None:
@@ -51,24 +56,7 @@ class ConcatFusion(nn.Module):
         return self.proj(torch.cat([lateral, top_down], dim=-1))
 
 
-def cell_centre_sincos(size: GridSize, cell: tuple[int, int], dim: int) -> torch.Tensor:
-    """Fixed 2-D sin-cos codes of the centres of a ``size`` grid whose cells span ``cell``
-    level-0 patches (``(2**l, 2**l)`` at level ``l``): ``(h*w, dim)``, ``dim % 4 == 0``.
-
-    Centres are in level-0 patch units, so codes of different levels share one frame
-    (timm's table assumes integer positions on one grid, which is not enough here).
-    """
-    if dim % 4:
-        raise ValueError(f"sin-cos positions need a width divisible by 4; got {dim}")
-    rows = (torch.arange(size[0], dtype=torch.float64) + 0.5) * cell[0]
-    cols = (torch.arange(size[1], dtype=torch.float64) + 0.5) * cell[1]
-    y, x = torch.meshgrid(rows, cols, indexing="ij")
-    omega = 1.0 / 10000 ** (torch.arange(dim // 4, dtype=torch.float64) / (dim // 4))
-    angles = [rearrange(axis, "h w -> (h w) 1") * omega for axis in (y, x)]
-    return torch.cat([f(a) for a in angles for f in (torch.sin, torch.cos)], dim=1).float()
-
-
-class CrossAttentionFusion(nn.Module):
+class CrossAttentionFusion(Fusion):
     """``lateral + Attention(q = lateral + pos_fine, k = coarse + pos_coarse, v = coarse)``.
 
     Args:
@@ -111,12 +99,19 @@ class CrossAttentionFusion(nn.Module):
         return lateral + context
 
 
-def make_fusion(method: str, feature_dim: int, **attention: object) -> nn.Module:
-    """The fusion module of one level; ``attention`` = CrossAttentionFusion's other args."""
+def make_fusion(
+    method: str,
+    feature_dim: int,
+    num_heads: int = 1,
+    sizes: tuple[GridSize, GridSize] | None = None,
+    cells: tuple[tuple[int, int], tuple[int, int]] | None = None,
+) -> Fusion:
+    """The fusion module of one top-down step. ``num_heads``, the ``(fine, coarse)`` grid
+    ``sizes`` and the ``(fine, coarse)`` patches per cell ``cells`` are for attention only."""
     if method == "add":
         return AddFusion()
     if method == "concat":
         return ConcatFusion(feature_dim)
     if method == "attention":
-        return CrossAttentionFusion(feature_dim, **attention)
+        return CrossAttentionFusion(feature_dim, num_heads, *sizes, *cells)
     raise ValueError(f"fusion_method={method!r} is not supported; valid choices: {FUSION_METHODS}")

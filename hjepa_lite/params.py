@@ -13,6 +13,12 @@ from __future__ import annotations
 
 from torch import nn
 
+from .bottom_up import BottomUpPath
+from .fpn import LateralConnection, OutputProjection
+from .fusion import Fusion
+from .resample import Upsampler
+from .top_down import TopDownLayer
+
 __all__ = ["count_parameters", "head_breakdown", "parameter_breakdown", "seed_fpn_formula"]
 
 
@@ -21,14 +27,14 @@ def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
     return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
 
 
-# Parts of a FeaturePyramid, by the attribute(s) that hold them (absent parts count 0).
+# Parts of a FeaturePyramid, by the module type that makes them (absent parts count 0).
 _HEAD_PARTS = {
-    "lateral": ("lateral",),
-    "top_down": ("top_down",),
-    "upsample": ("upsamplers",),
-    "fuse": ("fuse",),
-    "bottom_up": ("downsamplers", "bottom_up_smooth"),
-    "project": ("project",),
+    "lateral": LateralConnection,
+    "top_down": TopDownLayer,
+    "upsample": Upsampler,
+    "fuse": Fusion,
+    "bottom_up": BottomUpPath,
+    "project": OutputProjection,
 }
 
 
@@ -38,8 +44,8 @@ def head_breakdown(hierarchy: nn.Module) -> dict[str, int]:
     ``project`` (0 where absent), and ``fpn`` (all but ``project``: what FPN adds to
     pooling-only)."""
     parts = {
-        key: sum(count_parameters(getattr(hierarchy, n)) for n in names if hasattr(hierarchy, n))
-        for key, names in _HEAD_PARTS.items()
+        key: sum(count_parameters(m) for m in hierarchy.modules() if isinstance(m, kind))
+        for key, kind in _HEAD_PARTS.items()
     }
     parts["fpn"] = count_parameters(hierarchy) - parts["project"]
     return parts
@@ -49,15 +55,17 @@ def parameter_breakdown(model: nn.Module) -> dict[str, int]:
     """Exact counts per component of an :class:`~hjepa_lite.HJEPA`.
 
     Keys: ``context_encoder``, ``predictor``, the hierarchy's parts (:func:`head_breakdown`),
-    ``trainable`` (all online parameters) and ``target_ema`` (the EMA copies: not trainable).
+    ``trainable`` (all online parameters) and ``target_ema`` (the EMA copies: not trainable;
+    the encoder only with ``targets="pooled"``).
     """
+    target_head = model.target_hierarchy
     return {
         "context_encoder": count_parameters(model.context_encoder),
         "predictor": count_parameters(model.predictor),
         **head_breakdown(model.hierarchy),
         "trainable": count_parameters(model, trainable_only=True),
         "target_ema": count_parameters(model.target_encoder)
-        + count_parameters(model.target_hierarchy),
+        + (count_parameters(target_head) if target_head is not None else 0),
     }
 
 

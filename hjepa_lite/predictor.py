@@ -13,7 +13,7 @@ from timm.layers import trunc_normal_
 from timm.models.vision_transformer import Block, init_weights_vit_timm
 from torch import nn
 
-from .encoder import gather_tokens, sincos_pos_embed
+from .grid import gather_tokens, sincos_pos_embed
 
 __all__ = ["Predictor"]
 

@@ -15,6 +15,9 @@ it weights the partial edge cells by their area).
 *flattened* sequence in pairs, as if the image were one long row of N tokens (its level sizes
 are ``(1, n)``), so groups join the end of one image row to the start of the next.
 
+The way back down (upsampling a level to the exact size of the finer one) is in
+:mod:`hjepa_lite.resample`; ``upsample_tokens`` is importable from here too.
+
     >>> tokens = torch.randn(2, 7 * 7, 16)
     >>> levels, sizes = build_pyramid(tokens, (7, 7), num_levels=3)
     >>> [tuple(t.shape) for t in levels], sizes
@@ -24,18 +27,19 @@ are ``(1, n)``), so groups join the end of one image row to the start of the nex
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from einops import rearrange
+
+from .grid import GridSize, on_grid
+from .resample import upsample_tokens  # re-exported: public API of this module too
 
 __all__ = [
     "POOLING_MODES",
     "build_pyramid",
     "level_grid_sizes",
     "max_levels",
-    "on_grid",
     "pool_mask",
     "pool_tokens",
     "pooling_groups",
@@ -45,8 +49,6 @@ __all__ = [
 ]
 
 POOLING_MODES = ("2d", "1d_seed")
-
-GridSize = tuple[int, int]
 
 
 def _check_pooling(pooling: str) -> None:
@@ -97,13 +99,6 @@ def level_grid_sizes(grid_size: GridSize, num_levels: int, pooling: str = "2d") 
     for _ in range(num_levels - 1):
         sizes.append(_pooled_size(sizes[-1], pooling))
     return sizes
-
-
-def on_grid(fn: Callable[[torch.Tensor], torch.Tensor], tokens: torch.Tensor, size: GridSize):
-    """Apply a 2-D op to tokens: ``(B, h*w, C)`` on a ``size`` grid -> ``fn((B, C, h, w))``
-    -> back to tokens ``(B, h'*w', C')`` of whatever grid ``fn`` returns."""
-    grid = fn(rearrange(tokens, "b (h w) c -> b c h w", h=size[0], w=size[1]))
-    return rearrange(grid, "b c h w -> b (h w) c")
 
 
 def pool_tokens(
@@ -175,37 +170,3 @@ def pooling_groups(grid_size: GridSize, num_levels: int, pooling: str = "2d") ->
         else:
             groups.append(flat >> level)
     return groups
-
-
-def upsample_tokens(
-    tokens: torch.Tensor, size: GridSize, out_size: GridSize, mode: str = "nearest"
-) -> torch.Tensor:
-    """Upsample ``(B, h*w, D)`` tokens to the exact ``out_size`` of the finer level, following
-    the pooling geometry: each axis that pooling halved is doubled, then the extra last
-    row/column is cropped (7 -> 4 -> 8 -> 7), so every fine cell stays under its own parent.
-
-    ``mode="nearest"`` copies each coarse cell to its own children (weight 1 on the parent);
-    ``"bilinear"`` blends the 2-D neighbours at the 2x scale (at least 0.75 per axis on the
-    parent). Interpolating straight to an odd ``out_size`` would stretch 4 cells over 7 and
-    pull fine cells off their parents; on even sizes both give the same numbers.
-    """
-    if mode not in ("nearest", "bilinear"):
-        raise ValueError(f"upsample mode {mode!r} is not supported; valid: ('nearest', 'bilinear')")
-    axes = list(zip(size, out_size, strict=True))
-    if any(n_out not in (n_in, 2 * n_in - 1, 2 * n_in) for n_in, n_out in axes):
-        raise ValueError(
-            f"cannot upsample a {size} grid to {out_size}: each axis of the finer level must "
-            "pool to the coarser one (n_out = n_in, 2*n_in - 1 or 2*n_in)"
-        )
-    scale = [1 if n_in == n_out else 2 for n_in, n_out in axes]
-    doubled = (size[0] * scale[0], size[1] * scale[1])
-
-    def to_children(grid: torch.Tensor) -> torch.Tensor:
-        if mode == "bilinear":
-            grid = F.interpolate(grid, size=doubled, mode="bilinear", align_corners=False)
-        else:
-            for axis, factor in ((-2, scale[0]), (-1, scale[1])):
-                grid = grid.repeat_interleave(factor, dim=axis)
-        return grid[..., : out_size[0], : out_size[1]]
-
-    return on_grid(to_children, tokens, size)

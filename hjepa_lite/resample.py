@@ -1,18 +1,27 @@
-"""Learned resampling between pyramid levels, aligned exactly with the pooling cells.
+"""Resampling between pyramid levels, aligned exactly with the pooling cells.
 
-Two of the seed's "Future Enhancements" move tokens between levels with weights instead of
-fixed interpolation:
+Pooling (:mod:`hjepa_lite.pyramid`) goes from a level to the next coarser one; everything
+else that moves tokens between two level grids lives here.
 
-* :class:`TransposedConvUpsample` (learnable upsampling, top-down): a transposed convolution
-  with kernel = stride = the pooling factor (2x2 on the 2-D grid) gives every coarse cell its
-  own learned pattern over exactly the children it was pooled from; on odd grids the extra
-  last row/column is cropped, as pooling rounded up (7 -> 4 -> 7).
-* :class:`StridedConvDownsample` (PANet's bottom-up path): a convolution with kernel =
-  stride = the pooling factor maps each group of children to its parent; odd grids are
-  zero-padded at the bottom/right first, so the output has the coarse level's exact size.
+Upsampling, coarse -> fine, always to the finer level's *exact* size: each axis that
+pooling halved is doubled, then the extra last row/column is cropped (7 -> 4 -> 8 -> 7),
+so every fine cell stays under the parent that pooled it.
 
-Both work on ``(B, h*w, C)`` tokens, like the rest of the pyramid; with ``pooling="1d_seed"``
-the factor is ``(1, 2)`` on the ``(1, N)`` layout.
+* :func:`upsample_tokens`: fixed interpolation, ``"nearest"`` or ``"bilinear"``;
+* the FPN's top-down upsamplers, one :class:`Upsampler` module per ``fpn.upsample`` choice:
+  :class:`NearestUpsample` and :class:`BilinearUpsample` (no parameters),
+  :class:`TransposedConvUpsample` (learned, one of the seed's "Future Enhancements": kernel =
+  stride = the pooling factor gives every coarse cell its own learned pattern over exactly
+  the children it was pooled from), and :class:`NoUpsample` for attention fusion, which
+  resamples the coarse level itself.
+
+Downsampling, fine -> coarse, with weights: :class:`StridedConvDownsample` (PANet's
+bottom-up path) maps each group of children to its parent with kernel = stride = the pooling
+factor; odd grids are zero-padded at the bottom/right first, so the output has the coarse
+level's exact size.
+
+All of them work on ``(B, h*w, C)`` tokens, like the rest of the pyramid; with
+``pooling="1d_seed"`` the factor is ``(1, 2)`` on the ``(1, N)`` layout.
 """
 
 from __future__ import annotations
@@ -21,12 +30,109 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .pyramid import GridSize, on_grid
+from .grid import GridSize, on_grid
 
-__all__ = ["StridedConvDownsample", "TransposedConvUpsample"]
+__all__ = [
+    "UPSAMPLE_MODES",
+    "BilinearUpsample",
+    "NearestUpsample",
+    "NoUpsample",
+    "StridedConvDownsample",
+    "TransposedConvUpsample",
+    "Upsampler",
+    "make_upsampler",
+    "upsample_tokens",
+]
+
+UPSAMPLE_MODES = ("bilinear", "nearest", "transposed_conv")
 
 
-class TransposedConvUpsample(nn.Module):
+def upsample_tokens(
+    tokens: torch.Tensor, size: GridSize, out_size: GridSize, mode: str = "nearest"
+) -> torch.Tensor:
+    """Upsample ``(B, h*w, D)`` tokens to the exact ``out_size`` of the finer level, following
+    the pooling geometry: each axis that pooling halved is doubled, then the extra last
+    row/column is cropped (7 -> 4 -> 8 -> 7), so every fine cell stays under its own parent.
+
+    ``mode="nearest"`` copies each coarse cell to its own children (weight 1 on the parent);
+    ``"bilinear"`` blends the 2-D neighbours at the 2x scale (at least 0.75 per axis on the
+    parent). Interpolating straight to an odd ``out_size`` would stretch 4 cells over 7 and
+    pull fine cells off their parents; on even sizes both give the same numbers.
+    """
+    if mode not in ("nearest", "bilinear"):
+        raise ValueError(f"upsample mode {mode!r} is not supported; valid: ('nearest', 'bilinear')")
+    axes = list(zip(size, out_size, strict=True))
+    if any(n_out not in (n_in, 2 * n_in - 1, 2 * n_in) for n_in, n_out in axes):
+        raise ValueError(
+            f"cannot upsample a {size} grid to {out_size}: each axis of the finer level must "
+            "pool to the coarser one (n_out = n_in, 2*n_in - 1 or 2*n_in)"
+        )
+    scale = [1 if n_in == n_out else 2 for n_in, n_out in axes]
+    doubled = (size[0] * scale[0], size[1] * scale[1])
+
+    def to_children(grid: torch.Tensor) -> torch.Tensor:
+        if mode == "bilinear":
+            grid = F.interpolate(grid, size=doubled, mode="bilinear", align_corners=False)
+        else:
+            for axis, factor in ((-2, scale[0]), (-1, scale[1])):
+                grid = grid.repeat_interleave(factor, dim=axis)
+        return grid[..., : out_size[0], : out_size[1]]
+
+    return on_grid(to_children, tokens, size)
+
+
+class Upsampler(nn.Module):
+    """A top-down upsampler: ``(B, h*w, C)`` on the coarse grid -> ``(B, H*W, C')`` on the fine
+    one (or, for :class:`NoUpsample`, unchanged).
+
+    ``commutes_with_linear``: whether ``Linear(up(x)) == up(Linear(x))``. True for
+    interpolation, whose weights for every fine cell sum to 1 (the bias passes through
+    unchanged), so a Linear layer may run before it, on the 4x smaller coarse grid.
+    """
+
+    commutes_with_linear = False
+
+
+class _Interpolation(Upsampler):
+    """Fixed interpolation with :func:`upsample_tokens` (no parameters)."""
+
+    commutes_with_linear = True
+    mode: str
+
+    def __init__(self, size: GridSize, out_size: GridSize) -> None:
+        super().__init__()
+        self.size, self.out_size = tuple(size), tuple(out_size)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        return upsample_tokens(tokens, self.size, self.out_size, self.mode)
+
+    def extra_repr(self) -> str:
+        return f"{self.size} -> {self.out_size}"
+
+
+class NearestUpsample(_Interpolation):
+    """Every fine cell copies its parent."""
+
+    mode = "nearest"
+
+
+class BilinearUpsample(_Interpolation):
+    """Every fine cell blends its parent and the parent's 2-D neighbours (the seed's linear
+    interpolation, in 2-D)."""
+
+    mode = "bilinear"
+
+
+class NoUpsample(Upsampler):
+    """Leaves the coarse level at its own size (attention fusion resamples it itself)."""
+
+    commutes_with_linear = True
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        return tokens
+
+
+class TransposedConvUpsample(Upsampler):
     """``(B, h*w, C_in)`` on the coarse grid -> ``(B, H*W, C_out)`` on the fine ``out_size``."""
 
     def __init__(
@@ -39,6 +145,22 @@ class TransposedConvUpsample(nn.Module):
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         h, w = self.out_size  # odd grids: drop the extra last row / column
         return on_grid(lambda grid: self.conv(grid)[..., :h, :w], tokens, self.size)
+
+
+def make_upsampler(
+    mode: str, width: int, size: GridSize, out_size: GridSize, factor=(2, 2)
+) -> Upsampler:
+    """The upsampler of one top-down step, from the coarse ``size`` to the fine ``out_size``:
+    ``mode`` is one of :data:`UPSAMPLE_MODES`, or ``"none"`` (:class:`NoUpsample`)."""
+    if mode == "nearest":
+        return NearestUpsample(size, out_size)
+    if mode == "bilinear":
+        return BilinearUpsample(size, out_size)
+    if mode == "transposed_conv":
+        return TransposedConvUpsample(width, width, size, out_size, factor)
+    if mode == "none":
+        return NoUpsample()
+    raise ValueError(f"upsample={mode!r} is not supported; valid choices: {UPSAMPLE_MODES}")
 
 
 class StridedConvDownsample(nn.Module):

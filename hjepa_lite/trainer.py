@@ -29,7 +29,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-from .checkpoint import atomic_save, atomic_write_json, load_checkpoint
+from .checkpoint import FORMAT, atomic_save, atomic_write_json, load_checkpoint
 from .config import Config, build_model
 from .datasets import build_dataset
 from .distributed import (
@@ -298,7 +298,7 @@ class Trainer:
 
     def state_dict(self) -> dict[str, Any]:
         return {
-            "format": 1,
+            "format": FORMAT,
             "config": self.config.to_dict(),
             "step": self.step,
             "total_steps": self.total_steps,

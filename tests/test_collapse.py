@@ -141,3 +141,12 @@ def test_fresh_shapes_render_new_images_each_epoch_deterministically():
     fixed = ShapesDataset("train", img_size=32, num_images=36)
     fixed.set_epoch(3)
     assert torch.equal(fixed.images, first)
+
+
+def test_parameter_counts_of_pooled_targets_have_no_target_head():
+    from hjepa_lite import parameter_breakdown
+
+    head = parameter_breakdown(tiny_hjepa(use_fpn=True, fpn_feature_dim=32))
+    pooled = parameter_breakdown(tiny_hjepa(use_fpn=True, fpn_feature_dim=32, targets="pooled"))
+    assert pooled["target_ema"] == head["target_ema"] - head["fpn"] - head["project"]
+    assert pooled["trainable"] == head["trainable"]

@@ -75,6 +75,7 @@ PERTURBATIONS = {
     "grad_checkpointing": (True, None),
     "num_hierarchies": (2, None),
     "pooling": ("1d_seed", None),
+    "targets": ("pooled", None),  # no target head: the target_ema count changes
     "predictor.embed_dim": (48, None),
     "predictor.depth": (1, None),
     "predictor.num_heads": (6, None),

@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hjepa_lite import FeaturePyramid, create_hjepa, hierarchical_loss, level_grid_sizes
-from hjepa_lite.fusion import CrossAttentionFusion, cell_centre_sincos
+from hjepa_lite.fusion import CrossAttentionFusion
+from hjepa_lite.grid import cell_centre_sincos
 from hjepa_lite.pyramid import max_levels
 from hjepa_lite.resample import StridedConvDownsample, TransposedConvUpsample
 
@@ -129,7 +130,8 @@ def test_bottom_up_keeps_level_0_and_changes_the_coarser_levels():
     for level in (1, 2):
         assert not torch.allclose(with_pan[level], without[level])
     # pan_1 = smooth(fpn_1 + down(fpn_0)), recomputed from the module's own weights
-    expected = head.bottom_up_smooth[0](without[1] + head.downsamplers[0](without[0]))
+    path = head.bottom_up_path
+    expected = path.smooth[0](without[1] + path.down[0](without[0]))
     torch.testing.assert_close(with_pan[1], expected)
 
 

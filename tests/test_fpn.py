@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hjepa_lite import FeaturePyramid, count_parameters, level_grid_sizes
+from hjepa_lite.params import head_breakdown
 from hjepa_lite.pyramid import max_levels, upsample_tokens
 
 
@@ -48,13 +49,16 @@ def test_fpn_follows_the_equations(fusion):
     def fuse(level, lateral, top_down):
         if fusion == "add":
             return lateral + top_down
-        return head.fuse[level].proj(torch.cat([lateral, top_down], -1))
+        return head.top_down[level].fuse.proj(torch.cat([lateral, top_down], -1))
+
+    def top_down(level, up):
+        return lin_norm(head.top_down[level].layer, up)
 
     fpn2 = lin_norm(head.lateral[2], level2)
     up = fpn2.expand(1, 2, 2, 5)  # every level-1 cell's parent is the single level-2 cell
-    fpn1 = fuse(1, lin_norm(head.lateral[1], level1), lin_norm(head.top_down[1], up))
+    fpn1 = fuse(1, lin_norm(head.lateral[1], level1), top_down(1, up))
     up = fpn1.repeat_interleave(2, 1).repeat_interleave(2, 2)  # parents of level-0 cells
-    fpn0 = fuse(0, lin_norm(head.lateral[0], grid), lin_norm(head.top_down[0], up))
+    fpn0 = fuse(0, lin_norm(head.lateral[0], grid), top_down(0, up))
     expected = [head.project[i](x).reshape(1, -1, 6) for i, x in enumerate([fpn0, fpn1, fpn2])]
     for got, want in zip(head(tokens), expected, strict=True):
         torch.testing.assert_close(got, want)
@@ -63,8 +67,8 @@ def test_fpn_follows_the_equations(fusion):
 @pytest.mark.parametrize("upsample", ["bilinear", "nearest"])
 @pytest.mark.parametrize("grid", [(8, 8), (7, 5)])
 def test_top_down_linear_on_the_coarse_grid_equals_linear_after_upsampling(upsample, grid):
-    """from_coarser runs top_down's Linear before the interpolation (4x fewer cells); it must
-    equal the textbook order top_down(upsample(x)), odd grids included."""
+    """TopDownStep.from_coarser runs its Linear before the interpolation (4x fewer cells); it
+    must equal the textbook order layer(upsample(x)), odd grids included."""
     torch.manual_seed(0)
     head = FeaturePyramid(6, grid, 3, True, [5, 4, 3], "add", upsample=upsample)
     for level in range(2):
@@ -73,8 +77,9 @@ def test_top_down_linear_on_the_coarse_grid_equals_linear_after_upsampling(upsam
         )
         fine_size, coarse_size = head.level_sizes[level : level + 2]
         up = upsample_tokens(coarse, coarse_size, fine_size, upsample)
-        textbook = head.top_down[level](up)
-        torch.testing.assert_close(head.from_coarser(level, coarse), textbook)
+        step = head.top_down[level]
+        textbook = step.layer(up)
+        torch.testing.assert_close(step.from_coarser(coarse), textbook)
 
 
 def test_parameter_counts_are_exact():
@@ -88,6 +93,27 @@ def test_parameter_counts_are_exact():
     assert count_parameters(add) == fpn_add + levels * (f * d + d)
     fuse = (levels - 1) * (2 * f * f + f)
     assert count_parameters(concat) == count_parameters(add) + fuse
+
+
+@pytest.mark.parametrize(
+    ("fusion", "upsample", "bottom_up"),
+    [
+        ("add", "bilinear", False),
+        ("concat", "nearest", True),
+        ("add", "transposed_conv", True),
+        ("attention", "bilinear", False),
+    ],
+)
+def test_head_breakdown_counts_every_parameter_once(fusion, upsample, bottom_up):
+    head = FeaturePyramid(12, (7, 7), 3, True, [8, 4, 4], fusion, upsample, bottom_up=bottom_up)
+    parts = head_breakdown(head)
+    assert sum(n for key, n in parts.items() if key != "fpn") == count_parameters(head)
+    assert parts["fpn"] == count_parameters(head) - parts["project"]
+    assert (parts["upsample"] > 0) == (upsample == "transposed_conv")
+    assert (parts["fuse"] > 0) == (fusion != "add")
+    assert (parts["bottom_up"] > 0) == bottom_up
+    pool = head_breakdown(FeaturePyramid(12, (7, 7), 3))
+    assert pool["fpn"] == 0 and pool["project"] == count_parameters(FeaturePyramid(12, (7, 7), 3))
 
 
 def test_bad_choices_name_the_field_and_the_choices():

@@ -266,3 +266,14 @@ def test_a_nan_on_one_rank_stops_every_rank_with_the_same_error(tmp_path):
     for rank in (0, 1):
         assert f"rank {rank} stopped: loss became non-finite on rank(s) [1] at step 2" in output
     assert load_checkpoint(tmp_path / "tiny.yaml.run" / "last.pt")["step"] == 2
+
+
+def test_a_checkpoint_of_an_older_format_is_refused_with_the_reason(data, tmp_path):
+    run(tiny_config(steps=1), data, tmp_path)
+    state = load_checkpoint(tmp_path / "last.pt")
+    state["format"] = 1
+    atomic_save(state, tmp_path / "last.pt")
+    with pytest.raises(ValueError, match=r"checkpoint format 1, this version reads 2.*--fresh"):
+        Trainer(tiny_config(steps=2), out_dir=tmp_path, progress=False, dataset=data)
+    with pytest.raises(ValueError, match="earlier hjepa_lite"):
+        load_trained(tmp_path)
