@@ -16,6 +16,7 @@ the list of valid ones, and every key is read by the code. Schema::
       pooling: 2d             # 2d | 1d_seed (the seed's flattened pooling, for teaching)
       targets: head           # head: EMA copy of the hierarchy on the target path
                               # pooled: parameter-free targets, the pooled EMA encoder tokens
+      normalize_online: false # layer-norm the online grid before the head, as the targets are
       predictor:
         embed_dim: null       # null -> embed_dim // 2
         depth: 6
@@ -176,6 +177,7 @@ class ModelConfig:
     num_hierarchies: int = 3
     pooling: str = "2d"
     targets: str = "head"
+    normalize_online: bool = False
     predictor: PredictorConfig = field(default_factory=PredictorConfig)
     fpn: FPNConfig = field(default_factory=FPNConfig)
 
@@ -448,7 +450,9 @@ def build_model(cfg: ModelConfig) -> HJEPA:
         depth=cfg.predictor.depth,
         num_heads=predictor_heads,
     )
-    model = HJEPA(encoder, predictor, hierarchy, targets=cfg.targets)
+    model = HJEPA(
+        encoder, predictor, hierarchy, targets=cfg.targets, normalize_online=cfg.normalize_online
+    )
     model.config = cfg
     return model
 
@@ -469,6 +473,7 @@ def create_hjepa(
     grad_checkpointing: bool = False,
     pooling: str = "2d",
     targets: str = "head",
+    normalize_online: bool = False,
     fpn_upsample: str = "bilinear",
     fpn_bottom_up: bool = False,
     predictor_embed_dim: int | None = None,
@@ -494,6 +499,7 @@ def create_hjepa(
         "num_hierarchies": num_hierarchies,
         "pooling": pooling,
         "targets": targets,
+        "normalize_online": normalize_online,
         "predictor": {
             "embed_dim": predictor_embed_dim,
             "depth": predictor_depth,

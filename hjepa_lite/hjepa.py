@@ -47,6 +47,7 @@ class HJEPA(nn.Module):
         predictor: Predictor,
         hierarchy: FeaturePyramid,
         targets: str = "head",
+        normalize_online: bool = False,
     ):
         super().__init__()
         if targets not in TARGETS:
@@ -55,6 +56,9 @@ class HJEPA(nn.Module):
         self.predictor = predictor
         self.hierarchy = hierarchy
         self.targets = targets
+        # True: the online grid is layer-normed (no affine) before the hierarchy, as the
+        # target tokens are before the EMA hierarchy: both heads then see alike inputs.
+        self.normalize_online = normalize_online
         self.target_encoder = copy.deepcopy(encoder).requires_grad_(False).eval()
         # "head": the targets go through an EMA copy of the hierarchy head; "pooled": they
         # are the pooled pyramid of the EMA encoder's tokens (no head, no parameter).
@@ -204,6 +208,8 @@ class HJEPA(nn.Module):
         grid = torch.cat([context, predicted], dim=1)
         inverse = torch.argsort(order, dim=1)
         grid = torch.gather(grid, 1, inverse.unsqueeze(-1).expand(-1, -1, grid.shape[-1]))
+        if self.normalize_online:
+            grid = F.layer_norm(grid, grid.shape[-1:])
         return self.hierarchy(grid), context
 
     @torch.no_grad()

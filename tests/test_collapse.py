@@ -150,3 +150,15 @@ def test_parameter_counts_of_pooled_targets_have_no_target_head():
     pooled = parameter_breakdown(tiny_hjepa(use_fpn=True, fpn_feature_dim=32, targets="pooled"))
     assert pooled["target_ema"] == head["target_ema"] - head["fpn"] - head["project"]
     assert pooled["trainable"] == head["trainable"]
+
+
+def test_normalize_online_layer_norms_the_grid_the_online_head_sees():
+    model = tiny_hjepa(normalize_online=True)
+    seen = []
+    model.hierarchy.register_forward_pre_hook(lambda module, args: seen.append(args[0]))
+    model(torch.randn(2, 3, 32, 32), half_mask(2, 16))
+    grid = seen[0]
+    torch.testing.assert_close(grid.mean(-1), torch.zeros(grid.shape[:2]), atol=1e-5, rtol=0)
+    torch.testing.assert_close(
+        grid.var(-1, unbiased=False), torch.ones(grid.shape[:2]), atol=1e-3, rtol=0
+    )

@@ -76,6 +76,7 @@ PERTURBATIONS = {
     "num_hierarchies": (2, None),
     "pooling": ("1d_seed", None),
     "targets": ("pooled", None),  # no target head: the target_ema count changes
+    "normalize_online": (True, None),
     "predictor.embed_dim": (48, None),
     "predictor.depth": (1, None),
     "predictor.num_heads": (6, None),
@@ -94,6 +95,7 @@ def fingerprint(model):
         model.grid_size,
         model.hierarchy.pooling,
         model.hierarchy.upsample,
+        model.normalize_online,
         encoder.grad_checkpointing,
         encoder.num_heads,
         model.predictor.blocks[0].attn.num_heads,
