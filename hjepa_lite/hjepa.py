@@ -25,6 +25,7 @@ from torch import nn
 
 from .encoder import PatchEncoder
 from .fpn import FeaturePyramid
+from .grid import gather_tokens
 from .predictor import Predictor
 from .pyramid import target_mask_pyramid
 
@@ -207,7 +208,7 @@ class HJEPA(nn.Module):
         # Undo the sort: the online grid has every cell back at its own position.
         grid = torch.cat([context, predicted], dim=1)
         inverse = torch.argsort(order, dim=1)
-        grid = torch.gather(grid, 1, inverse.unsqueeze(-1).expand(-1, -1, grid.shape[-1]))
+        grid = gather_tokens(grid, inverse)
         if self.normalize_online:
             grid = F.layer_norm(grid, grid.shape[-1:])
         return self.hierarchy(grid), context
