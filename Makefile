@@ -12,10 +12,10 @@ LAB_ARGS ?=
 PYTEST_ARGS ?=
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: lab test install lint format clean-venv
+.PHONY: lab test install git-filter lock lint format clean-venv
 
 # Re-installs only when the lock or pyproject.toml is newer than the stamp.
-install: $(STAMP)
+install: $(STAMP) git-filter
 
 $(STAMP): requirements-lock.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,24 @@ $(STAMP): requirements-lock.txt pyproject.toml
 	mkdir -p $(LAB_SETTINGS)
 	cp jupyter/overrides.json $(LAB_SETTINGS)/overrides.json
 	touch $(STAMP)
+
+# Notebooks reach git without outputs: nbstripout becomes this clone's clean filter (.git/config
+# only; .gitattributes names the filter), so a saved notebook with outputs commits clean.
+# --keep-id keeps the cell ids the notebooks are stored with. Skipped outside a git clone.
+NBSTRIPOUT := "$(abspath $(BIN))/python" -m nbstripout --keep-id
+git-filter: $(STAMP)
+	@if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+		$(BIN)/nbstripout --install --attributes .gitattributes && \
+		git config filter.nbstripout.clean '$(NBSTRIPOUT)' && \
+		git config diff.ipynb.textconv '$(NBSTRIPOUT) -t'; \
+	fi
+
+# Recompiles requirements-lock.txt: one lock with environment markers for Linux x86_64 and
+# aarch64 and macOS arm64, Python 3.11+ (the torch pair is pinned in pyproject.toml's
+# [tool.uv]). Existing pins are kept unless a dependency needs a change.
+lock: $(STAMP)
+	$(BIN)/uv pip compile pyproject.toml --all-extras --universal --python-version 3.11 \
+		--no-python-downloads --custom-compile-command "make lock" -o requirements-lock.txt
 
 # Jupyter's config, data, settings and workspaces live inside .venv too: nothing is written
 # to ~/.jupyter or ~/.local/share/jupyter.

@@ -65,6 +65,7 @@ import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -380,9 +381,24 @@ def _from_dict(cls: type, data: Mapping[str, Any], path: str) -> Any:
 
 
 def load_config(path: str | Path) -> dict[str, Any]:
-    """Read a YAML config file (``yaml.safe_load``) and check its top-level sections."""
-    with open(path) as f:
-        config = yaml.safe_load(f) or {}
+    """Read a YAML config (``yaml.safe_load``) and check its top-level sections.
+
+    ``path`` is a YAML file, or the name of a config that ships with the package: a string
+    without a folder or suffix, ``load_config("tiny_fpn_add")`` (the repository's
+    ``configs/tiny_fpn_add.yaml``, installed as ``hjepa_lite.configs``), in a clone or not.
+    """
+    if isinstance(path, str) and path == Path(path).stem:
+        shipped = resources.files("hjepa_lite.configs")
+        names = sorted(p.name[:-5] for p in shipped.iterdir() if p.name.endswith(".yaml"))
+        if path not in names:
+            raise FileNotFoundError(
+                f"no shipped config named {path!r}; the shipped configs are {names} "
+                "(or give the path of a YAML file)"
+            )
+        text = (shipped / f"{path}.yaml").read_text()
+    else:
+        text = Path(path).read_text()
+    config = yaml.safe_load(text) or {}
     _check_sections(config)
     return config
 

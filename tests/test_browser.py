@@ -4,8 +4,10 @@ The test starts the project's JupyterLab on a copy of the notebooks, opens 04_fu
 runs all cells from the Run menu, then uses the FusionWidget's controls in the page and checks
 that its output changes and that no error shows anywhere. Screenshots go to build/screenshots/.
 
-Needs Debian's Chromium (/usr/bin/chromium; ``.ci/run`` installs it) and the Python package
-``playwright`` (in the lock); never ``playwright install``. Skipped when either is missing.
+Needs Chromium, from HJEPA_CHROMIUM (e.g. macOS: HJEPA_CHROMIUM="/Applications/Google
+Chrome.app/Contents/MacOS/Google Chrome") or else Debian's /usr/bin/chromium (``.ci/run``
+installs it), and the Python package ``playwright`` (in the lock); never ``playwright install``.
+Skipped when either is missing.
 """
 
 import contextlib
@@ -27,7 +29,7 @@ import psutil
 import pytest
 
 REPO = Path(__file__).parent.parent
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = Path(os.environ.get("HJEPA_CHROMIUM") or "/usr/bin/chromium")
 NOTEBOOK = "04_fusion.ipynb"
 SCREENSHOTS = REPO / "build" / "screenshots"
 SUCCESS_SHOT = SCREENSHOTS / "fusion_widget.png"
@@ -54,7 +56,8 @@ playwright_api = pytest.importorskip(
 )
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(),
-    reason=f"{CHROMIUM} is absent (Debian: apt-get install -y chromium; .ci/run does it)",
+    reason=f"{CHROMIUM} is absent (set HJEPA_CHROMIUM to a Chromium or Chrome; Debian: "
+    "apt-get install -y chromium, which .ci/run does)",
 )
 expect = playwright_api.expect
 

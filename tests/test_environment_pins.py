@@ -1,32 +1,70 @@
-"""The lock, environment.yml and pyproject.toml agree on versions."""
+"""The lock, environment.yml and pyproject.toml agree on versions.
+
+requirements-lock.txt is one universal lock compiled by uv (``make lock``): every line pins one
+version, and a line may carry an environment marker (torch's CUDA libraries are Linux-only), so
+a package may also appear twice, once per marker. tests/test_lock_resolves.py checks that it
+resolves on each platform.
+"""
 
 import tomllib
+from collections import defaultdict
 from pathlib import Path
 
 import yaml
 from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 REPO = Path(__file__).parent.parent
+LOCK = REPO / "requirements-lock.txt"
+# What torch pulls in on Linux only: none of it exists for macOS.
+LINUX_ONLY = ("nvidia-", "cuda-", "triton")
 
 
-def normalise(name: str) -> str:
-    return name.lower().replace("_", "-")
-
-
-def lock_pins() -> dict[str, Version]:
-    pins = {}
-    for line in (REPO / "requirements-lock.txt").read_text().splitlines():
+def lock_entries() -> list[Requirement]:
+    """Every pin of the lock: ``name==version``, with its marker (None when unconditional)."""
+    entries = []
+    for line in LOCK.read_text().splitlines():
         line = line.split("#")[0].strip()
         if line:
-            name, version = line.split("==")
-            pins[normalise(name)] = Version(version)
+            entries.append(Requirement(line))
+    return entries
+
+
+def pinned_version(requirement: Requirement) -> Version:
+    (spec,) = requirement.specifier
+    assert spec.operator == "==", f"{requirement} is not an exact pin"
+    return Version(spec.version)
+
+
+def lock_pins() -> dict[str, set[Version]]:
+    """``{normalised name: the versions the lock pins it at}`` (two only under markers)."""
+    pins = defaultdict(set)
+    for requirement in lock_entries():
+        pins[canonicalize_name(requirement.name)].add(pinned_version(requirement))
     return pins
+
+
+def test_every_lock_line_is_one_exact_pin():
+    entries = lock_entries()
+    assert len(entries) >= 100
+    for requirement in entries:
+        pinned_version(requirement)
 
 
 def test_lock_pins_the_torch_pair_that_works_here():
     pins = lock_pins()
-    assert pins["torch"] == Version("2.14.1") and pins["torchvision"] == Version("0.29.1")
+    assert pins["torch"] == {Version("2.14.1")} and pins["torchvision"] == {Version("0.29.1")}
+    unconditional = {canonicalize_name(r.name) for r in lock_entries() if r.marker is None}
+    assert {"torch", "torchvision", "timm"} <= unconditional
+
+
+def test_linux_only_packages_carry_a_marker_that_excludes_macos():
+    macos = {"sys_platform": "darwin", "platform_system": "Darwin", "platform_machine": "arm64"}
+    for requirement in lock_entries():
+        if canonicalize_name(requirement.name).startswith(LINUX_ONLY):
+            assert requirement.marker is not None, f"{requirement} has no marker"
+            assert not requirement.marker.evaluate(macos), f"{requirement} applies on macOS"
 
 
 def test_environment_yml_pins_equal_the_lock():
@@ -37,8 +75,9 @@ def test_environment_yml_pins_equal_the_lock():
     for spec in pip_list:
         if spec.startswith("-e"):
             continue
-        name, version = spec.split("==")
-        assert pins[normalise(name)] == Version(version), f"{name}: environment.yml != lock"
+        requirement = Requirement(spec)
+        name = canonicalize_name(requirement.name)
+        assert pins[name] == {pinned_version(requirement)}, f"{name}: environment.yml != lock"
         checked += 1
     assert checked >= 15
 
@@ -51,6 +90,7 @@ def test_pyproject_ranges_admit_the_locked_versions():
         requirements += extra
     for text in requirements:
         requirement = Requirement(text)
-        name = normalise(requirement.name)
+        name = canonicalize_name(requirement.name)
         assert name in pins, f"{name} is a dependency but not in the lock"
-        assert requirement.specifier.contains(pins[name]), f"lock {name}=={pins[name]} !~ {text}"
+        for version in pins[name]:
+            assert requirement.specifier.contains(version), f"lock {name}=={version} !~ {text}"
