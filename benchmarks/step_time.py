@@ -44,6 +44,8 @@ NAMES = [
     "tiny_fpn_attention",
     "tiny_fpn_widths",
     "tiny_fpn_panet",
+    # the recipe before the collapse fix: an EMA head on the target path, no regularizer
+    "tiny_pool_ema_head",
 ]
 MASK_BATCH = 128  # issue 3: sampling the masks of a batch of 128 must cost < 2 % of a step
 

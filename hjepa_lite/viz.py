@@ -97,7 +97,8 @@ def plot_levels(images: list[np.ndarray], titles: list[str], axes=None, **imshow
 
 
 def plot_history(history: dict[str, list[float]], axes=None, label: str = "", smooth: int = 20):
-    """Per-level losses and the collapse monitor (per-level target std) of a training run.
+    """Per-level losses and the collapse monitor of a training run: RankMe of each level's
+    target tokens and of the encoder's (logged every few steps by the trainer).
 
     ``smooth``: running-mean window over steps (1 = raw); steps where a level had no valid
     target cell (NaN) are left out of its mean. Returns the two matplotlib axes.
@@ -124,9 +125,17 @@ def plot_history(history: dict[str, list[float]], axes=None, label: str = "", sm
     for level in levels:
         tag = f"{label} L{level}".strip()
         axes[0].plot(running_mean(history[f"loss_{level}"]), label=tag)
-        axes[1].plot(running_mean(history[f"std_{level}"]), label=tag)
+        if history.get("rank_step"):
+            axes[1].plot(history["rank_step"], history[f"rank_{level}"], label=tag)
+        else:  # a history from before the rank monitor: the per-level target std
+            axes[1].plot(running_mean(history[f"std_{level}"]), label=tag)
     axes[0].set(title="loss per level (running mean)", xlabel="step", yscale="log")
-    axes[1].set(title="target feature std across images (0 = collapse)", xlabel="step")
+    if history.get("rank_step"):
+        steps, ranks = history["rank_step"], history["rank_encoder"]
+        axes[1].plot(steps, ranks, "k--", label=f"{label} encoder".strip())
+        axes[1].set(title="RankMe of the target tokens (1 = collapse)", xlabel="step")
+    else:
+        axes[1].set(title="target feature std across images (0 = collapse)", xlabel="step")
     axes[1].set_ylim(bottom=0)
     for ax in axes:
         ax.legend(fontsize=7)

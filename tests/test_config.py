@@ -75,7 +75,7 @@ PERTURBATIONS = {
     "grad_checkpointing": (True, None),
     "num_hierarchies": (2, None),
     "pooling": ("1d_seed", None),
-    "targets": ("pooled", None),  # no target head: the target_ema count changes
+    "targets": ("head", None),  # TINY has pooled targets: an EMA head changes target_ema
     "normalize_online": (True, None),
     "predictor.embed_dim": (48, None),
     "predictor.depth": (1, None),
