@@ -32,7 +32,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from torch.utils.data import Dataset
+
+from .image_set import ImageSet
 
 __all__ = [
     "CLASSES",
@@ -167,7 +168,7 @@ def _cached_render(split: str, img_size: int) -> PhotoCrops:
     return render_photo_crops(split, img_size)
 
 
-class PhotoCropsDataset(Dataset):
+class PhotoCropsDataset(ImageSet):
     """The crops of one split as ``(image, label)`` like torchvision data sets.
 
     ``image`` is ``transform(x)`` for ``x`` a float ``(3, img_size, img_size)`` tensor in
@@ -183,12 +184,3 @@ class PhotoCropsDataset(Dataset):
         crops = _cached_render(split, img_size)
         self.images, self.labels, self.boxes = crops.images, crops.labels, crops.boxes
         self.transform = transform
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        image = self.images[index].float() / 255
-        if self.transform is not None:
-            image = self.transform(image)
-        return image, int(self.labels[index])

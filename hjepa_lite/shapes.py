@@ -32,7 +32,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from einops import rearrange
-from torch.utils.data import Dataset
+
+from .image_set import ImageSet
 
 __all__ = ["CLASSES", "SIZES", "ShapesBatch", "ShapesDataset", "render_shapes"]
 
@@ -207,7 +208,7 @@ def _cached_render(n: int, img_size: int, patch_size: int, seed: int) -> ShapesB
     return render_shapes(n, img_size, patch_size, seed)
 
 
-class ShapesDataset(Dataset):
+class ShapesDataset(ImageSet):
     """The Shapes images of one split, as ``(image, label)`` like torchvision data sets.
 
     ``image`` is ``transform(x)`` for ``x`` a float ``(3, H, W)`` tensor in [0, 1] (or ``x``
@@ -253,12 +254,3 @@ class ShapesDataset(Dataset):
         if self.fresh:
             seed = self.seed if epoch == 0 else _FRESH_SEED + 1_000 * epoch + self.seed
             self._show(render_shapes(self.num_images, self.img_size, self.patch_size, seed))
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        image = self.images[index].float() / 255
-        if self.transform is not None:
-            image = self.transform(image)
-        return image, int(self.labels[index])

@@ -33,3 +33,19 @@ def half_mask(batch: int, num_patches: int) -> torch.Tensor:
     mask = torch.zeros(batch, num_patches)
     mask[:, : num_patches // 2] = 1
     return mask
+
+
+def tiny_config(steps=6, **train):
+    """A config dict of a one-block 64x64 model that trains a step in a fraction of a second."""
+    return {
+        "model": {
+            "encoder_type": "vit_tiny_patch16_224",
+            "img_size": 64,
+            "patch_size": 8,
+            "depth": 1,
+            "num_hierarchies": 3,
+            "predictor": {"embed_dim": 48, "depth": 1},
+        },
+        "data": {"batch_size": 8},
+        "train": {"steps": steps, "warmup_steps": 2, "checkpoint_every": 2, **train},
+    }

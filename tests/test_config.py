@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from conftest import tiny_config
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -184,18 +185,8 @@ def test_config_dataclasses_match_the_documented_schema():
 
 # -- random configs: each trains a step or fails at load with the key named ------------------
 
-BASE = {
-    "model": {
-        "encoder_type": "vit_tiny_patch16_224",
-        "img_size": 32,
-        "patch_size": 8,
-        "depth": 1,
-        "num_hierarchies": 3,
-        "predictor": {"embed_dim": 48, "depth": 1},
-    },
-    "data": {"batch_size": 4},
-    "train": {"steps": 2, "warmup_steps": 1},
-}
+BASE = tiny_config(steps=2, warmup_steps=1)
+BASE["model"]["img_size"], BASE["data"]["batch_size"] = 32, 4
 numbers = st.one_of(
     st.floats(-2, 2), st.sampled_from([0.0, 1.0, 0.5, 1.01, -1e-9, math.inf, math.nan])
 )

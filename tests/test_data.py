@@ -95,12 +95,14 @@ def test_dataset_items_and_splits():
         ShapesDataset("val")
 
 
-def test_build_shapes_augments_only_training_splits():
-    train = build_dataset("shapes", "train", img_size=64)
-    test = build_dataset("shapes", "test", img_size=64)
+@pytest.mark.parametrize("name", ["shapes", "photo_crops"])
+def test_build_dataset_augments_only_training_splits(name):
+    train = build_dataset(name, "train", img_size=64)
+    test = build_dataset(name, "test", img_size=64)
     a, b = train[0][0], train[0][0]
     assert a.shape == (3, 64, 64) and not torch.equal(a, b), "random crops differ"
     assert torch.equal(test[0][0], test[0][0])
+    assert test[0][0].min() < 0, "normalised with the ImageNet mean and std"
 
 
 def test_imagefolder_from_a_tmp_dir(tmp_path):
@@ -215,13 +217,7 @@ def test_photo_crops_read_only_files_inside_the_installed_package(monkeypatch):
         assert (folder / name).is_file()
 
 
-def test_build_photo_crops_augments_only_training_split():
-    train = build_dataset("photo_crops", "train", img_size=64)
-    test = build_dataset("photo_crops", "test", img_size=64)
-    a, b = train[0][0], train[0][0]
-    assert a.shape == (3, 64, 64) and not torch.equal(a, b), "random crops differ"
-    assert torch.equal(test[0][0], test[0][0])
-    assert test[0][0].min() < 0, "normalised with the ImageNet mean and std"
+def test_photo_crops_rejects_unknown_splits():
     with pytest.raises(ValueError, match=r"split='val' is not a photo_crops split.*'train'"):
         build_dataset("photo_crops", "val")
     with pytest.raises(ValueError, match=r"split='unlabeled' is not a photo_crops split"):

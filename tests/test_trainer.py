@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from conftest import tiny_config
 
 import hjepa_lite.trainer as trainer_module
 from hjepa_lite.checkpoint import atomic_save, load_checkpoint
@@ -15,21 +16,6 @@ from hjepa_lite.shapes import ShapesDataset
 from hjepa_lite.trainer import Trainer, load_trained
 
 REPO = Path(__file__).parent.parent
-
-
-def tiny_config(steps=6, **train):
-    return {
-        "model": {
-            "encoder_type": "vit_tiny_patch16_224",
-            "img_size": 64,
-            "patch_size": 8,
-            "depth": 1,
-            "num_hierarchies": 3,
-            "predictor": {"embed_dim": 48, "depth": 1},
-        },
-        "data": {"batch_size": 8},
-        "train": {"steps": steps, "warmup_steps": 2, "checkpoint_every": 2, **train},
-    }
 
 
 @pytest.fixture(scope="module")
