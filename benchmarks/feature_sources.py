@@ -35,9 +35,10 @@ from einops import rearrange
 from quality import add_augment_argument, augment_flag, with_augment, with_budget
 from torch.utils.data import DataLoader
 
-from hjepa_lite.config import Config, build_model
+from hjepa_lite.config import Config
 from hjepa_lite.datasets import build_dataset
 from hjepa_lite.evaluate import LevelFeatures, probe_levels
+from hjepa_lite.hjepa import build_model
 from hjepa_lite.trainer import Trainer
 
 REPO = Path(__file__).parent.parent

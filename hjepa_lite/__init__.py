@@ -10,18 +10,11 @@ The seed's API::
     features = model.extract_features(images, level=1)       # (B, N_1, D)
 """
 
-from .config import (
-    FPNConfig,
-    ModelConfig,
-    PredictorConfig,
-    create_hjepa,
-    create_hjepa_from_config,
-    load_config,
-)
+from .config import FPNConfig, ModelConfig, PredictorConfig, load_config
 from .datasets import build_dataset
 from .encoder import PatchEncoder
 from .fpn import FUSION_METHODS, UPSAMPLE_MODES, FeaturePyramid
-from .hjepa import HJEPA
+from .hjepa import HJEPA, build_model, create_hjepa, create_hjepa_from_config
 from .loss import hierarchical_loss
 from .masks import MaskBatch, MultiBlockMaskSampler
 from .params import count_parameters, head_breakdown, parameter_breakdown, seed_fpn_formula
@@ -46,6 +39,7 @@ __all__ = [
     "ShapesDataset",
     "Trainer",
     "build_dataset",
+    "build_model",
     "hierarchical_loss",
     "load_trained",
     "FUSION_METHODS",

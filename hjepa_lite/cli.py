@@ -11,7 +11,8 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
-from .config import Config, create_hjepa_from_config, load_config
+from .config import Config, load_config
+from .hjepa import create_hjepa_from_config
 from .params import parameter_breakdown
 
 __all__ = ["main"]
@@ -51,9 +52,9 @@ def _train(args: argparse.Namespace) -> None:
 def _probe(args: argparse.Namespace) -> None:
     import torch
 
-    from .config import build_model
     from .datasets import eval_transform
     from .evaluate import format_probe_table, pixel_features, probe_levels, probe_model
+    from .hjepa import build_model
     from .shapes import SIZES, ShapesDataset
     from .trainer import load_trained
 

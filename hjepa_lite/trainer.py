@@ -30,7 +30,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from .checkpoint import FORMAT, atomic_save, atomic_write_json, load_checkpoint
-from .config import Config, build_model
+from .config import Config
 from .datasets import build_dataset
 from .distributed import (
     all_reduce_nanmean,
@@ -40,7 +40,7 @@ from .distributed import (
     is_main,
     world,
 )
-from .hjepa import HJEPA
+from .hjepa import HJEPA, build_model
 from .loader import make_train_loader
 from .loss import hierarchical_loss
 from .masks import MultiBlockMaskSampler

@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from hjepa_lite import ModelConfig, create_hjepa_from_config, load_config, parameter_breakdown
-from hjepa_lite.config import Config, build_model
+from hjepa_lite.config import Config
+from hjepa_lite.hjepa import build_model
 from hjepa_lite.trainer import Trainer
 
 CONFIGS = sorted((Path(__file__).parent.parent / "configs").glob("*.yaml"))

@@ -201,3 +201,12 @@ def test_bad_masks_and_images():
     # int and bool masks in the seed's 0/1 format are accepted
     model(images, half_mask(2, 16).long())
     model(images, half_mask(2, 16).bool())
+
+
+def test_the_model_keeps_the_config_it_was_built_from():
+    from hjepa_lite import ModelConfig, build_model
+
+    config = ModelConfig.from_dict(
+        {"encoder_type": "vit_tiny_patch16_224", "img_size": 32, "patch_size": 8, "depth": 1}
+    )
+    assert build_model(config).config is config
