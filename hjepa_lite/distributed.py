@@ -13,7 +13,6 @@ import torch
 import torch.distributed as dist
 
 __all__ = [
-    "all_reduce_mean",
     "all_reduce_nanmean",
     "any_rank",
     "choose_device",
@@ -49,15 +48,6 @@ def world() -> tuple[int, int]:
 
 def is_main() -> bool:
     return world()[0] == 0
-
-
-def all_reduce_mean(values: torch.Tensor) -> torch.Tensor:
-    """Mean of a tensor over all processes (identity in one process)."""
-    if world()[1] > 1:
-        values = values.clone()
-        dist.all_reduce(values)
-        values /= world()[1]
-    return values
 
 
 def all_reduce_nanmean(values: torch.Tensor) -> torch.Tensor:

@@ -53,17 +53,23 @@ class PatchEncoder(nn.Module):
                 "in timm.list_models('vit_*'), e.g. 'vit_tiny_patch16_224', "
                 "'vit_small_patch16_224', 'vit_base_patch16_224'"
             )
-        self.vit = timm.create_model(
-            encoder_type,
-            pretrained=False,
-            img_size=img_size,
-            class_token=False,
-            global_pool="",
-            num_classes=0,
-            pos_embed="none",
-            drop_path_rate=drop_path_rate,
-            **overrides,
-        )
+        try:
+            self.vit = timm.create_model(
+                encoder_type,
+                pretrained=False,
+                img_size=img_size,
+                class_token=False,
+                global_pool="",
+                num_classes=0,
+                pos_embed="none",
+                drop_path_rate=drop_path_rate,
+                **overrides,
+            )
+        except AssertionError as error:  # timm asserts that the heads divide the width
+            raise ValueError(
+                f"num_heads={num_heads} does not fit encoder_type={encoder_type!r}: {error} "
+                "(vit_tiny: 192 wide, vit_small: 384, vit_base: 768)"
+            ) from error
         if not isinstance(self.vit, VisionTransformer) or self.vit.num_prefix_tokens:
             raise ValueError(
                 f"encoder_type={encoder_type!r} is not a plain timm VisionTransformer without "

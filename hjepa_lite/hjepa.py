@@ -178,9 +178,8 @@ class HJEPA(nn.Module):
             )
 
         predictions, context = self._predict(images, mask, num_hidden)
-        with torch.no_grad():
-            tokens = self.target_tokens(images)
-            targets = self.target_pyramid(tokens)
+        tokens = self.target_tokens(images)  # both run under no_grad
+        targets = self.target_pyramid(tokens)
         target_masks = target_mask_pyramid(
             target_mask, self.grid_size, self.num_levels, self.hierarchy.pooling
         )
@@ -216,11 +215,6 @@ class HJEPA(nn.Module):
         return self.hierarchy(grid), context
 
     @torch.no_grad()
-    def _targets(self, images: torch.Tensor) -> list:
-        """Target path (EMA, no gradients): all tokens -> layer_norm -> hierarchy -> layer_norm."""
-        return self.target_pyramid(self.target_tokens(images))
-
-    @torch.no_grad()
     def target_tokens(self, images: torch.Tensor) -> torch.Tensor:
         """The EMA encoder's tokens of every patch, layer-normed (what enters the target
         hierarchy): ``(B, 3, H, W) -> (B, N, D)``."""
@@ -254,7 +248,7 @@ class HJEPA(nn.Module):
     def target_levels(self, images: torch.Tensor) -> list[torch.Tensor]:
         """Target-branch features of every level in one pass: ``[(B, N_l, D)]``, finest first
         (what the loss regresses to, and what the probes of :mod:`hjepa_lite.evaluate` read)."""
-        return self._targets(images)
+        return self.target_pyramid(self.target_tokens(images))
 
     # -- EMA -----------------------------------------------------------------------------
 
@@ -273,21 +267,15 @@ class HJEPA(nn.Module):
 
 def build_model(cfg: ModelConfig) -> HJEPA:
     """Build an :class:`HJEPA` from a validated :class:`ModelConfig`."""
-    try:
-        encoder = PatchEncoder(
-            encoder_type=cfg.encoder_type,
-            img_size=cfg.img_size,
-            patch_size=cfg.patch_size,
-            depth=cfg.depth,
-            num_heads=cfg.num_heads,
-            drop_path_rate=cfg.drop_path_rate,
-            grad_checkpointing=cfg.grad_checkpointing,
-        )
-    except AssertionError as error:  # timm asserts that the heads divide the width
-        raise ValueError(
-            f"model.num_heads={cfg.num_heads} does not fit encoder_type={cfg.encoder_type!r}: "
-            f"{error} (vit_tiny: 192 wide, vit_small: 384, vit_base: 768)"
-        ) from error
+    encoder = PatchEncoder(
+        encoder_type=cfg.encoder_type,
+        img_size=cfg.img_size,
+        patch_size=cfg.patch_size,
+        depth=cfg.depth,
+        num_heads=cfg.num_heads,
+        drop_path_rate=cfg.drop_path_rate,
+        grad_checkpointing=cfg.grad_checkpointing,
+    )
     if cfg.embed_dim is not None and cfg.embed_dim != encoder.embed_dim:
         raise ValueError(
             f"embed_dim={cfg.embed_dim} disagrees with encoder_type={cfg.encoder_type!r}, whose "

@@ -235,16 +235,13 @@ class ShapesDataset(ImageSet):
                 f"split={split!r} is not a Shapes split; valid choices: {tuple(_SPLITS)}"
             )
         default_n, self.seed = _SPLITS[split]
-        self.num_images, self.img_size, self.patch_size = (
-            num_images or default_n,
-            img_size,
-            patch_size,
-        )
+        self.num_images = num_images or default_n
+        self.img_size, self.patch_size = img_size, patch_size
         self.fresh = fresh
         self.transform = transform
-        self._show(_cached_render(self.num_images, img_size, patch_size, self.seed))
+        self._use(_cached_render(self.num_images, img_size, patch_size, self.seed))
 
-    def _show(self, batch: ShapesBatch) -> None:
+    def _use(self, batch: ShapesBatch) -> None:
         self.images, self.labels, self.sizes = batch.images, batch.labels, batch.sizes
         self.masks = batch.masks
 
@@ -253,4 +250,4 @@ class ShapesDataset(ImageSet):
         split and ``e``, never the seed of another split): unbounded data. Else a no-op."""
         if self.fresh:
             seed = self.seed if epoch == 0 else _FRESH_SEED + 1_000 * epoch + self.seed
-            self._show(render_shapes(self.num_images, self.img_size, self.patch_size, seed))
+            self._use(render_shapes(self.num_images, self.img_size, self.patch_size, seed))

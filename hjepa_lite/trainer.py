@@ -158,10 +158,10 @@ class Trainer:
         self.step = 0
         levels = range(self.model.num_levels)
         keys = ["loss", *(f"loss_{i}" for i in levels), "lr", "weight_decay", "momentum"]
-        keys += [*(f"std_{i}" for i in levels), "images_per_s", "regularizer", "rank_step"]
-        keys += [*(f"rank_{i}" for i in levels), "rank_encoder"]
+        keys += [*(f"std_{i}" for i in levels), "images_per_s", "regularizer"]
         self.history: dict[str, list[float]] = {key: [] for key in keys}
         # RankMe of every target level and of the encoder tokens, every rank_every steps
+        # (the monitor adds its keys to the history when it first logs)
         self.rank_every = rank_every
         self.ranks = RankMonitor(self.model.num_levels)
         if resume and self.checkpoint_path is not None and self.checkpoint_path.exists():
@@ -222,6 +222,8 @@ class Trainer:
             nn.utils.clip_grad_norm_(self.model.parameters(), self.config.train.grad_clip)
         self.optimizer.step()
         self.model.update_target(values["momentum"])
+        if self.step % self.rank_every == 0 or self.step == self.total_steps - 1:
+            self.ranks.log(self.history, self.step, outputs)
         self.step += 1
 
         stds = [t.mean(1).std(0).mean() for t in outputs["targets"]]
@@ -232,8 +234,6 @@ class Trainer:
         for level in range(levels):
             values[f"loss_{level}"] = logged[2 + level].item()
             values[f"std_{level}"] = logged[2 + levels + level].item()
-        if (self.step - 1) % self.rank_every == 0 or self.step == self.total_steps:
-            self.ranks.log(self.history, self.step - 1, outputs)
         elapsed = time.perf_counter() - start
         values["images_per_s"] = images.shape[0] * self.world_size / elapsed
         for key, value in values.items():
