@@ -3,6 +3,8 @@
 python -m hjepa_lite train --config configs/tiny_fpn_add.yaml --steps 800 --out runs/add
 python -m hjepa_lite probe runs/add --baselines
 python -m hjepa_lite params configs/tiny_fpn_add.yaml configs/seed_fpn_add.yaml
+python -m hjepa_lite weights build tiny_fpn_add     # reproduce a shipped pre-trained file
+python -m hjepa_lite weights check                  # every shipped file against its manifest
 """
 
 from __future__ import annotations
@@ -81,6 +83,34 @@ def _probe(args: argparse.Namespace) -> None:
     print(format_probe_table(rows, SIZES))
 
 
+def _weights(args: argparse.Namespace) -> None:
+    from . import pretrained
+
+    if args.action == "build":
+        for name in args.names or pretrained.SHIPPED:
+            entry = pretrained.build_weights(name, args.folder, progress=not args.no_progress)
+            print(f"{name}: {entry['file']}, {entry['bytes']:,} bytes, sha256 {entry['sha256']}")
+            print(f"  linear probe % per level: {entry['probe']['linear']}")
+        return
+    failures = []
+    for name in args.names or pretrained.manifest(args.folder)["models"]:
+        shipped = pretrained.manifest(args.folder)["models"].get(name, {}).get("probe")
+        measured = pretrained.probe_accuracies(pretrained.load_pretrained(name, args.folder))
+        gap = max(
+            abs(a - b)
+            for probe in ("linear", "knn")
+            for a, b in zip(measured[probe], shipped[probe], strict=True)
+        )
+        print(
+            f"{name}: sha256 ok; linear probe % per level {measured['linear']} (manifest "
+            f"{shipped['linear']}); largest difference {gap:.2f} points"
+        )
+        if gap > pretrained.probe_tolerance():
+            failures.append(name)
+    if failures:
+        raise SystemExit(f"probe numbers differ from the manifest for: {failures}")
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -117,6 +147,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="Shapes images per split (default: 6000 train, 1800 test)",
     )
     probe.set_defaults(run=_probe)
+
+    weights = commands.add_parser(
+        "weights", help="build or check the shipped pre-trained weights (hjepa_lite/weights)"
+    )
+    weights.add_argument("action", choices=["build", "check"])
+    weights.add_argument("names", nargs="*", help="config names (default: every shipped one)")
+    weights.add_argument("--folder", help="weights folder (default: the package's)")
+    weights.add_argument("--no-progress", action="store_true", help="no progress bar")
+    weights.set_defaults(run=_weights)
 
     params = commands.add_parser("params", help="exact parameter counts of configs")
     params.add_argument("configs", nargs="+", help="YAML config files")

@@ -3,7 +3,10 @@
 :func:`compare_fusion` is the pure function behind notebook 04's widget: given one image
 and the settings, it builds each variant on the *same* encoder, and measures per-level
 feature maps (PCA -> RGB, per variant and level), exact parameter counts and the
-forward time in this process.
+forward time in this process. :func:`compare_pretrained` does the same for the shipped
+pre-trained models (:mod:`hjepa_lite.pretrained`): each variant is then a whole trained
+model, its own encoder and its trained head; :func:`pretrained_variant` finds the shipped
+config of a widget setting.
 """
 
 from __future__ import annotations
@@ -14,13 +17,21 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from .encoder import PatchEncoder
 from .fpn import FeaturePyramid
+from .hjepa import HJEPA
 from .params import count_parameters, head_breakdown
 from .viz import pca_rgb_levels
 
-__all__ = ["VariantResult", "compare_fusion", "plot_comparison"]
+__all__ = [
+    "VariantResult",
+    "compare_fusion",
+    "compare_pretrained",
+    "plot_comparison",
+    "pretrained_variant",
+]
 
 POOLING_ONLY = "pooling-only"
 
@@ -94,18 +105,84 @@ def compare_fusion(
         ).eval()
         levels = head(tokens)
         name = POOLING_ONLY if method is None else f"FPN {method}"
-        results[name] = VariantResult(
-            name=name,
-            maps=[
-                pca_rgb_levels([x[0]], [s])[0]
-                for x, s in zip(levels, head.level_sizes, strict=True)
-            ],
-            head_params=count_parameters(head),
-            fpn_params=head_breakdown(head)["fpn"],
-            forward_ms=_time_ms(lambda head=head: head(encoder(batch)), repeats),
-            sizes=list(head.level_sizes),
+        forward_ms = _time_ms(lambda head=head: head(encoder(batch)), repeats)
+        results[name] = _result(name, levels, head, forward_ms)
+    return results
+
+
+def pretrained_variant(
+    method: str | None,
+    upsample: str = "bilinear",
+    bottom_up: bool = False,
+    shipped: dict[str, dict] | None = None,
+) -> str:
+    """The shipped config whose head is this widget setting (``method`` None =
+    pooling-only), among the final recipe's models (``model.targets: pooled``). Raises a
+    ``ValueError`` listing the settings that have pre-trained weights."""
+    from .pretrained import manifest
+
+    shipped = manifest()["models"] if shipped is None else shipped
+    settings = {}
+    for name, entry in shipped.items():
+        model = entry["config"]["model"]
+        fpn = model["fpn"]
+        if model["targets"] != "pooled" or fpn["feature_dim"] is not None:
+            continue
+        if not fpn["use_fpn"]:
+            settings[None] = name
+            continue
+        resample = None if fpn["fusion_method"] == "attention" else fpn["upsample"]
+        settings[(fpn["fusion_method"], resample, fpn["bottom_up"])] = name
+    key = (
+        None if method is None else (method, None if method == "attention" else upsample, bottom_up)
+    )
+    if key not in settings:
+        described = sorted(
+            f"{m} ({u or 'own attention'}{', PANet' if b else ''})"
+            for m, u, b in (k for k in settings if k is not None)
+        )
+        raise ValueError(
+            f"no pre-trained weights for fusion {method!r} with upsample {upsample!r}"
+            f"{' and the PANet path' if bottom_up else ''}; pre-trained: pooling-only, "
+            f"{', '.join(described)}. Choose 'random init' for other settings."
+        )
+    return settings[key]
+
+
+@torch.no_grad()
+def compare_pretrained(
+    image: torch.Tensor, models: dict[str, HJEPA], batch_size: int = 32, repeats: int = 5
+) -> dict[str, VariantResult]:
+    """Like :func:`compare_fusion`, for whole trained models: ``{variant name: model}``.
+    Each variant's maps are its trained head on its own encoder's tokens
+    (:meth:`HJEPA.online_levels`), the image resized to the model's size; the time is
+    encoder + head on a batch of ``batch_size`` copies."""
+    results = {}
+    for name, model in models.items():
+        size = model.context_encoder.img_size
+        resized = F.interpolate(image[None], size=(size, size), mode="bilinear", antialias=True)
+        batch = resized.expand(batch_size, -1, -1, -1).contiguous()
+        levels = model.eval().online_levels(resized)
+        results[name] = _result(
+            name,
+            levels,
+            model.hierarchy,
+            _time_ms(lambda model=model, batch=batch: model.online_levels(batch), repeats),
         )
     return results
+
+
+def _result(name, levels, head, forward_ms) -> VariantResult:
+    return VariantResult(
+        name=name,
+        maps=[
+            pca_rgb_levels([x[0]], [s])[0] for x, s in zip(levels, head.level_sizes, strict=True)
+        ],
+        head_params=count_parameters(head),
+        fpn_params=head_breakdown(head)["fpn"],
+        forward_ms=forward_ms,
+        sizes=list(head.level_sizes),
+    )
 
 
 def plot_comparison(results: dict[str, VariantResult], level: int, axes=None):

@@ -250,6 +250,18 @@ class HJEPA(nn.Module):
         (what the loss regresses to, and what the probes of :mod:`hjepa_lite.evaluate` read)."""
         return self.target_pyramid(self.target_tokens(images))
 
+    @torch.no_grad()
+    def online_levels(self, images: torch.Tensor) -> list[torch.Tensor]:
+        """The online hierarchy head on the context encoder's tokens of every patch (no
+        mask): the per-level maps the trained head computes for whole images,
+        ``(B, 3, H, W) -> [(B, N_l, D_l)]``. With ``targets="pooled"`` this is where the FPN
+        shows; :meth:`extract_features` returns the pooled targets."""
+        self._check_images(images)
+        tokens = self.context_encoder(images)
+        if self.normalize_online:
+            tokens = F.layer_norm(tokens, tokens.shape[-1:])
+        return self.hierarchy(tokens)
+
     # -- EMA -----------------------------------------------------------------------------
 
     @torch.no_grad()

@@ -50,7 +50,8 @@ def load_sample_photo(size: int = 224) -> torch.Tensor:
 def _pca_basis(tokens: torch.Tensor, k: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
     mean = tokens.mean(0, keepdim=True)
     _, _, v = torch.linalg.svd(tokens - mean, full_matrices=False)
-    return mean, v[:k].T
+    basis = v[:k].T  # (D, min(k, N, D)): fewer than k tokens have fewer components ...
+    return mean, torch.nn.functional.pad(basis, (0, k - basis.shape[1]))  # ... zero-padded
 
 
 def _to_unit(values: torch.Tensor, low: torch.Tensor, high: torch.Tensor) -> np.ndarray:

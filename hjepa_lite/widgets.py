@@ -1,30 +1,48 @@
 """The fusion comparison widget of notebook 04.
 
-Controls: fusion methods to compare, FPN feature dim, upsampling, PANet's bottom-up path,
-level, image. The expensive work runs
+Controls: weights (random init, or the shipped pre-trained models), fusion methods to
+compare, FPN feature dim, upsampling, PANet's bottom-up path, level, image. The expensive
+work runs
 on the "Compare" button; changing the level only redraws. The callback calls the pure
-functions :func:`hjepa_lite.compare.compare_fusion` and
-:func:`hjepa_lite.compare.plot_comparison`, which the notebook also calls directly.
+functions :func:`hjepa_lite.compare.compare_fusion` (random init: every head on the given
+encoder), :func:`hjepa_lite.compare.compare_pretrained` (pre-trained: each variant is a
+shipped model, its encoder and its trained head, at its own image size) and
+:func:`hjepa_lite.compare.plot_comparison`, which the notebooks also call directly.
 Errors are shown in the widget (marked ``class='hjepa-error'``, which the notebook tests look
 for in stored widget state) *and* kept in ``widget.error``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import torch
 
-from .compare import compare_fusion, plot_comparison
+from .compare import (
+    POOLING_ONLY,
+    compare_fusion,
+    compare_pretrained,
+    plot_comparison,
+    pretrained_variant,
+)
 from .encoder import PatchEncoder
 from .fpn import FUSION_METHODS, UPSAMPLE_MODES
+from .hjepa import HJEPA
+from .pretrained import load_pretrained
 
-__all__ = ["FusionWidget"]
+__all__ = ["PRETRAINED", "WEIGHTS", "FusionWidget"]
+
+PRETRAINED = "pre-trained"
+WEIGHTS = ("random init", PRETRAINED)
 
 
 class FusionWidget(widgets.VBox):
     """``FusionWidget(images, encoder)``; ``images``: ``{name: (3, H, W) normalised}``;
-    ``methods``: the fusion methods selected at first (any of ``FUSION_METHODS``).
+    ``methods``: the fusion methods selected at first (any of ``FUSION_METHODS``);
+    ``weights``: "random init" or "pre-trained" at first; ``load``: config name -> model
+    (the shipped weights by default; loaded once, on first use).
 
     After each comparison: ``results`` (``{variant: VariantResult}``), ``error`` (None or
     the exception text), ``runs`` (number of comparisons made).
@@ -36,8 +54,14 @@ class FusionWidget(widgets.VBox):
         encoder: PatchEncoder,
         num_levels: int = 3,
         methods: tuple[str, ...] = ("add", "concat"),
+        weights: str = "random init",
+        load: Callable[[str], HJEPA] = load_pretrained,
     ):
         self.images, self.encoder, self.num_levels = images, encoder, num_levels
+        self.load, self.models = load, {}  # config name -> loaded pre-trained model
+        self.weights = widgets.ToggleButtons(
+            options=WEIGHTS, value=weights, description="weights", style={"button_width": "7em"}
+        )
         dims = sorted({encoder.embed_dim // 4, encoder.embed_dim // 2, encoder.embed_dim})
         self.methods = widgets.SelectMultiple(
             options=FUSION_METHODS,
@@ -60,9 +84,11 @@ class FusionWidget(widgets.VBox):
         self.runs = 0
         self.button.on_click(lambda _: self.compare())
         self.level.observe(lambda _: self.draw(), names="value")
+        self.weights.observe(lambda _: self._sync_controls(), names="value")
+        self._sync_controls()
         controls = widgets.HBox(
             [
-                widgets.VBox([self.methods, self.feature_dim]),
+                widgets.VBox([self.weights, self.methods, self.feature_dim]),
                 widgets.VBox([self.upsample, self.bottom_up]),
                 widgets.VBox([self.image, self.level, self.button]),
             ]
@@ -73,22 +99,48 @@ class FusionWidget(widgets.VBox):
         """Build and time every chosen variant for the current settings, then draw."""
         self.status.value = "<i>measuring...</i>"
         try:
-            self.results = compare_fusion(
-                self.images[self.image.value],
-                self.encoder,
-                fusion_methods=tuple(self.methods.value),
-                feature_dim=self.feature_dim.value,
-                num_levels=self.num_levels,
-                upsample=self.upsample.value,
-                bottom_up=self.bottom_up.value,
-            )
+            image = self.images[self.image.value]
+            if self.weights.value == PRETRAINED:
+                configs = self._pretrained_configs()
+                models = {name: self._model(config) for name, config in configs.items()}
+                self.results = compare_pretrained(image, models)
+                shown = ", ".join(configs.values())
+            else:
+                self.results = compare_fusion(
+                    image,
+                    self.encoder,
+                    fusion_methods=tuple(self.methods.value),
+                    feature_dim=self.feature_dim.value,
+                    num_levels=self.num_levels,
+                    upsample=self.upsample.value,
+                    bottom_up=self.bottom_up.value,
+                )
+                shown = "random init heads on one encoder"
             self.error = None
             self.runs += 1
-            self.status.value = f"measured {len(self.results)} variants (run {self.runs})"
+            self.status.value = f"measured {len(self.results)} variants (run {self.runs}): {shown}"
         except Exception as error:  # shown to the learner and kept for tests
             self.error = f"{type(error).__name__}: {error}"
             self.status.value = f"<b class='hjepa-error' style='color:#b00'>{self.error}</b>"
         self.draw()
+
+    def _pretrained_configs(self) -> dict[str, str]:
+        """``{variant name: shipped config}`` for the current settings."""
+        configs = {POOLING_ONLY: pretrained_variant(None)}
+        for method in self.methods.value:
+            configs[f"FPN {method}"] = pretrained_variant(
+                method, self.upsample.value, self.bottom_up.value
+            )
+        return configs
+
+    def _model(self, config: str) -> HJEPA:
+        if config not in self.models:
+            self.models[config] = self.load(config)
+        return self.models[config]
+
+    def _sync_controls(self) -> None:
+        """Pre-trained heads have their config's width: the FPN dim does not apply."""
+        self.feature_dim.disabled = self.weights.value == PRETRAINED
 
     def draw(self) -> None:
         """Redraw the chosen level of the last results (cheap)."""

@@ -1,0 +1,260 @@
+"""Pre-trained weights that ship with the package: load them instead of waiting for training.
+
+``hjepa_lite/weights/`` holds, per shipped config (``SHIPPED``), the model after notebook 05's
+budget (1000 steps of 32 Shapes images, seed 0, the config's own recipe):
+
+    <name>.safetensors    the EMA target encoder and the trained hierarchy head(s), weight
+                          matrices as int8 per output channel (:mod:`hjepa_lite.int8`)
+    <name>.history.json   the training history (losses per level, ranks, ...), 4 digits
+    manifest.json         per file: the config, steps, batch, seed, commit, torch version,
+                          threads, sha256, and the probe accuracies the file gives
+
+What is *not* shipped: the predictor (only training needs it) and the online encoder (the
+loaded model's ``context_encoder`` is a copy of its EMA target encoder, as I-JEPA's released
+checkpoints are). The loaded model is for features, maps and probes, not for more training.
+
+Reproduce a file (training on a CPU is deterministic for a given torch and thread count)::
+
+    python -m hjepa_lite weights build tiny_fpn_add     # ~3 min on 2 cores
+    python -m hjepa_lite weights check                  # sha256 and probes vs the manifest
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import subprocess
+import time
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from .config import Config, load_config
+from .hjepa import HJEPA, build_model
+from .int8 import dequantize_state, quantize_state
+
+__all__ = [
+    "PROBE",
+    "RECIPE",
+    "SHIPPED",
+    "build_weights",
+    "load_history",
+    "load_or_train",
+    "load_pretrained",
+    "manifest",
+    "probe_accuracies",
+    "probe_tolerance",
+]
+
+# notebook 05's budget; every shipped file is this recipe applied to one config
+RECIPE = {"steps": 1000, "batch": 32, "seed": 0}
+# the manifest's probe: a ridge linear probe and a kNN probe on the mean-pooled features of
+# each level, Shapes at the config's image size, seed-fixed splits (a few seconds per model)
+PROBE = {"dataset": "shapes", "train_images": 600, "test_images": 300, "k": 20}
+SHIPPED = (
+    "tiny_pool",
+    "tiny_fpn_add",
+    "tiny_fpn_concat",
+    "tiny_pool_ema_head",
+    "tiny_fpn_transposed",
+    "tiny_fpn_attention",
+    "tiny_fpn_widths",
+    "tiny_fpn_panet",
+)
+_PARTS = ("target_encoder.", "hierarchy.", "target_hierarchy.")  # what a file holds
+_MANIFEST = "manifest.json"
+
+
+def weights_folder() -> Path:
+    """The folder of the shipped files (inside the installed package)."""
+    return Path(str(resources.files("hjepa_lite") / "weights"))
+
+
+def manifest(folder: str | os.PathLike | None = None) -> dict[str, Any]:
+    """The manifest: ``{"recipe", "probe", "models": {name: entry}}``."""
+    path = Path(folder or weights_folder()) / _MANIFEST
+    if not path.exists():
+        return {"recipe": RECIPE, "probe": PROBE, "models": {}}
+    return json.loads(path.read_text())
+
+
+def _entry(name: str, folder: str | os.PathLike | None) -> dict[str, Any]:
+    models = manifest(folder)["models"]
+    if name not in models:
+        raise ValueError(
+            f"no pre-trained weights for {name!r}; shipped: {sorted(models)} "
+            f"(build them with: python -m hjepa_lite weights build {name})"
+        )
+    return models[name]
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def load_pretrained(name: str, folder: str | os.PathLike | None = None) -> HJEPA:
+    """The shipped model of config ``name`` in eval mode (see the module docstring for what
+    it holds). Raises ``ValueError`` if no file ships for ``name`` or the file's sha256 is not
+    the manifest's (a truncated or edited file)."""
+    entry = _entry(name, folder)
+    path = Path(folder or weights_folder()) / entry["file"]
+    if _sha256(path) != entry["sha256"]:
+        raise ValueError(
+            f"{path} does not match its manifest (sha256); restore it from the repository or "
+            f"rebuild it: python -m hjepa_lite weights build {name}"
+        )
+    torch.manual_seed(RECIPE["seed"])  # the predictor, which is not shipped: its initial weights
+    model = build_model(Config.from_dict(entry["config"]).model)
+    state = dequantize_state(load_file(path))
+    prefix = "target_encoder."
+    encoder = {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
+    model.load_state_dict(state, strict=False)
+    model.context_encoder.load_state_dict(encoder)
+    missing = [k for k in model.state_dict() if k.startswith(_PARTS) and k not in state]
+    if missing:
+        raise ValueError(f"{path} lacks {len(missing)} tensors, e.g. {missing[0]!r}; rebuild it")
+    return model.eval()
+
+
+def load_history(name: str, folder: str | os.PathLike | None = None) -> dict[str, list[float]]:
+    """The training history of the shipped model (``Trainer.history``'s keys)."""
+    entry = _entry(name, folder)
+    path = Path(folder or weights_folder()) / entry["history"]
+    stored = json.loads(path.read_text())
+    return {k: [math.nan if v is None else v for v in vs] for k, vs in stored.items()}
+
+
+def load_or_train(
+    name: str,
+    train: bool = False,
+    steps: int = RECIPE["steps"],
+    batch: int = RECIPE["batch"],
+    out_dir: str | os.PathLike | None = None,
+    callback=None,
+    progress: bool = True,
+) -> tuple[HJEPA, dict[str, list[float]]]:
+    """The notebooks' load-or-train step: the shipped model and its history, or (``train``)
+    a model trained here for ``steps`` steps of ``batch`` (resumed from ``out_dir`` if a run
+    is there), with ``callback(trainer)`` after every step."""
+    if not train:
+        return load_pretrained(name), load_history(name)
+    from .trainer import Trainer  # the training stack only when training
+
+    config = Config.from_yaml(name)
+    config.train.steps, config.data.batch_size = steps, batch
+    trainer = Trainer(config, out_dir=out_dir, progress=progress)
+    history = trainer.fit(callback=callback)
+    return trainer.model.eval(), history
+
+
+@torch.no_grad()
+def probe_accuracies(model: HJEPA) -> dict[str, list[float]]:
+    """The manifest's probe: ``{"linear": [% per level], "knn": [% per level]}`` on Shapes
+    (``PROBE``), rounded to 0.01."""
+    from .datasets import eval_transform
+    from .evaluate import probe_model
+    from .shapes import ShapesDataset
+
+    encoder = model.context_encoder
+    data = [
+        ShapesDataset(
+            split,
+            encoder.img_size,
+            encoder.patch_size,
+            num_images=PROBE[f"{split}_images"],
+            transform=eval_transform(encoder.img_size),
+        )
+        for split in ("train", "test")
+    ]
+    rows = probe_model(model.eval(), *data, name="", k=PROBE["k"])
+    return {
+        probe: [round(100 * getattr(row, probe)["all"], 2) for row in rows]
+        for probe in ("linear", "knn")
+    }
+
+
+def probe_tolerance() -> float:
+    """How far a re-measured probe may be from the manifest's, in points: one test image
+    (float sums differ in the last bits between CPUs, which can flip a near-tie)."""
+    return 100 / PROBE["test_images"] + 0.01
+
+
+def _git(*args: str) -> str:
+    root = Path(__file__).resolve().parent.parent
+    try:
+        out = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return out.stdout.strip()
+
+
+def _rounded(history: dict[str, list[float]]) -> dict[str, list[float | None]]:
+    def r(v: float) -> float | None:
+        return None if not math.isfinite(v) else float(f"{v:.4g}")
+
+    return {k: [r(float(v)) for v in vs] for k, vs in history.items()}
+
+
+def build_weights(
+    name: str,
+    folder: str | os.PathLike | None = None,
+    progress: bool = True,
+    steps: int = RECIPE["steps"],
+) -> dict[str, Any]:
+    """Train config ``name`` with ``RECIPE`` (``steps`` only to test this function), write
+    ``<name>.safetensors`` and its history into ``folder`` (default: the package's), probe
+    it and update the manifest there. Returns the manifest entry."""
+    from .trainer import Trainer
+
+    folder = Path(folder or weights_folder())
+    folder.mkdir(parents=True, exist_ok=True)
+    config = Config.from_dict(load_config(name))
+    config.train.steps, config.train.epochs = steps, None
+    config.data.batch_size, config.train.seed = RECIPE["batch"], RECIPE["seed"]
+
+    torch.manual_seed(config.train.seed)  # as the Trainer does: the same initial weights
+    init_probe = probe_accuracies(build_model(config.model))
+    start = time.perf_counter()
+    trainer = Trainer(config, out_dir=None, progress=progress)
+    trainer.fit()
+    minutes = (time.perf_counter() - start) / 60
+    model = trainer.model.eval()
+    fp32_probe = probe_accuracies(model)
+
+    state = {k: v for k, v in model.state_dict().items() if k.startswith(_PARTS)}
+    path = folder / f"{name}.safetensors"
+    # one metadata key: safetensors writes several in an arbitrary order (the sha256 would vary)
+    save_file(quantize_state(state), path, metadata={"hjepa_lite": f"{name}; int8 per row"})
+    history_path = folder / f"{name}.history.json"
+    history_path.write_text(json.dumps(_rounded(trainer.history), separators=(",", ":")))
+    entry = {
+        "file": path.name,
+        "history": history_path.name,
+        "sha256": _sha256(path),
+        "bytes": path.stat().st_size,
+        "config": config.to_dict(),
+        "steps": steps,
+        "batch": config.data.batch_size,
+        "seed": config.train.seed,
+        "commit": _git("rev-parse", "HEAD"),
+        "uncommitted_changes": bool(
+            _git("status", "--porcelain", "--", "hjepa_lite", "configs", ":!hjepa_lite/weights")
+        ),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "train_minutes": round(minutes, 2),
+        "probe": None,  # the shipped (int8) file's, filled below
+        "probe_fp32": fp32_probe,  # the same model before int8 storage
+        "probe_init": init_probe,  # the same initial weights, untrained
+    }
+    data = manifest(folder)
+    data["models"][name] = entry
+    (folder / _MANIFEST).write_text(json.dumps(data, indent=1) + "\n")
+    entry["probe"] = probe_accuracies(load_pretrained(name, folder))
+    (folder / _MANIFEST).write_text(json.dumps(data, indent=1) + "\n")
+    return entry
