@@ -170,7 +170,12 @@ class MultiBlockMaskSampler:
         # All samples keep the batch minimum of context cells. So that one unlucky sample does
         # not shrink everyone's context, samples below 3/4 of the median are redrawn first.
         floor = max(self.min_context, int(0.75 * context.sum(1).float().median()))
+        kept = targets.clone(), context.clone()
         self._redraw_below(targets, context, floor, generator)
+        # A redraw can land below min_context (even 0 cells) where the sample it replaced did
+        # not: keep the replaced sample there, or the equalising would trim every sample to it.
+        worse = context.sum(1) < self.min_context
+        targets[worse], context[worse] = kept[0][worse], kept[1][worse]
         context = self._equalise(context, generator)
         return MaskBatch(
             mask=~context,

@@ -86,3 +86,46 @@ def test_invalid_parameters_name_themselves(kwargs, name):
         MultiBlockMaskSampler(**{"grid_size": (8, 8), **kwargs})
     with pytest.raises(ValueError, match="batch_size"):
         MultiBlockMaskSampler((8, 8))(0)
+
+
+def test_redrawing_towards_the_median_never_leaves_less_than_min_context():
+    """The second redraw (samples below 3/4 of the median) used to keep a redraw that fell
+    below min_context, and the equalising then trimmed the whole batch to it (here: 0)."""
+    sampler = MultiBlockMaskSampler(
+        (8, 8),
+        num_targets=6,
+        target_scale=(0.2, 0.3),
+        context_scale=(0.3, 1.0),
+        min_context=6,
+        max_tries=3,
+    )
+    batch = sampler(64, generator=torch.Generator().manual_seed(0))
+    assert batch.num_context >= 6
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    targets=st.integers(1, 6),
+    scale=st.floats(0.05, 0.3),
+    context=st.floats(0.3, 1.0),
+    min_context=st.integers(1, 8),
+    tries=st.integers(1, 5),
+    seed=st.integers(0, 2**31),
+)
+def test_every_batch_keeps_min_context_or_the_sampler_says_why(
+    targets, scale, context, min_context, tries, seed
+):
+    try:
+        sampler = MultiBlockMaskSampler(
+            (8, 8),
+            num_targets=targets,
+            target_scale=(scale, scale),
+            context_scale=(context, 1.0),
+            min_context=min_context,
+            max_tries=tries,
+        )
+        batch = sampler(32, generator=torch.Generator().manual_seed(seed))
+    except ValueError as error:
+        assert "min_context" in str(error)
+        return
+    assert batch.num_context >= min_context
