@@ -5,6 +5,7 @@ python -m hjepa_lite probe runs/add --baselines
 python -m hjepa_lite params configs/tiny_fpn_add.yaml configs/seed_fpn_add.yaml
 python -m hjepa_lite weights build tiny_fpn_add     # reproduce a shipped pre-trained file
 python -m hjepa_lite weights check                  # every shipped file against its manifest
+python -m hjepa_lite weights list                   # the manifest as a Markdown table
 """
 
 from __future__ import annotations
@@ -86,6 +87,9 @@ def _probe(args: argparse.Namespace) -> None:
 def _weights(args: argparse.Namespace) -> None:
     from . import pretrained
 
+    if args.action == "list":
+        print(pretrained.manifest_table(args.folder))
+        return
     if args.action == "build":
         for name in args.names or pretrained.SHIPPED:
             entry = pretrained.build_weights(name, args.folder, progress=not args.no_progress)
@@ -151,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     weights = commands.add_parser(
         "weights", help="build or check the shipped pre-trained weights (hjepa_lite/weights)"
     )
-    weights.add_argument("action", choices=["build", "check"])
+    weights.add_argument("action", choices=["list", "build", "check"])
     weights.add_argument("names", nargs="*", help="config names (default: every shipped one)")
     weights.add_argument("--folder", help="weights folder (default: the package's)")
     weights.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -47,6 +47,7 @@ __all__ = [
     "load_or_train",
     "load_pretrained",
     "manifest",
+    "manifest_table",
     "probe_accuracies",
     "probe_tolerance",
 ]
@@ -176,6 +177,32 @@ def probe_accuracies(model: HJEPA) -> dict[str, list[float]]:
         probe: [round(100 * getattr(row, probe)["all"], 2) for row in rows]
         for probe in ("linear", "knn")
     }
+
+
+def manifest_table(folder: str | os.PathLike | None = None) -> str:
+    """The manifest as a Markdown table: per shipped file its size, training time and the
+    linear probe per level at init and after training (``python -m hjepa_lite weights list``)."""
+    data = manifest(folder)
+    probe = data["probe"]
+    lines = [
+        f"Linear probe on Shapes ({probe['train_images']} train / {probe['test_images']} test "
+        "images), accuracy in % per level, of the shipped (int8) file; init = the same initial "
+        "weights, untrained.",
+        "",
+        "| config | size (MB) | trained (min) | init L0 / L1 / L2 | pre-trained L0 / L1 / L2 "
+        "| best level gain |",
+        "|---|---:|---:|---|---|---:|",
+    ]
+    for name, entry in data["models"].items():
+        init, trained = entry["probe_init"]["linear"], entry["probe"]["linear"]
+        lines.append(
+            f"| `{name}` | {entry['bytes'] / 2**20:.1f} | {entry['train_minutes']:.1f} "
+            f"| {' / '.join(f'{a:.1f}' for a in init)} "
+            f"| {' / '.join(f'{a:.1f}' for a in trained)} | {max(trained) - max(init):+.1f} |"
+        )
+    total = sum(entry["bytes"] for entry in data["models"].values())
+    lines += ["", f"{len(data['models'])} files, {total / 2**20:.1f} MB in all."]
+    return "\n".join(lines)
 
 
 def probe_tolerance() -> float:
