@@ -138,17 +138,19 @@ def load_or_train(
     out_dir: str | os.PathLike | None = None,
     callback=None,
     progress: bool = True,
+    dataset=None,
 ) -> tuple[HJEPA, dict[str, list[float]]]:
     """The notebooks' load-or-train step: the shipped model and its history, or (``train``)
     a model trained here for ``steps`` steps of ``batch`` (resumed from ``out_dir`` if a run
-    is there), with ``callback(trainer)`` after every step."""
+    is there), with ``callback(trainer)`` after every step, on ``dataset`` if given (else
+    the config's training set)."""
     if not train:
         return load_pretrained(name), load_history(name)
     from .trainer import Trainer  # the training stack only when training
 
     config = Config.from_yaml(name)
     config.train.steps, config.data.batch_size = steps, batch
-    trainer = Trainer(config, out_dir=out_dir, progress=progress)
+    trainer = Trainer(config, out_dir=out_dir, progress=progress, dataset=dataset)
     history = trainer.fit(callback=callback)
     return trainer.model.eval(), history
 
