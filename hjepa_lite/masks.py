@@ -111,10 +111,11 @@ class MultiBlockMaskSampler:
         self.min_context = min_context
         self.max_tries = max_tries
 
-    def _blocks(
+    def draw_blocks(
         self, shape: tuple[int, ...], scale, aspect, generator: torch.Generator | None
     ) -> torch.Tensor:
-        """Random filled rectangles: ``shape + (h, w)`` bool."""
+        """Random filled rectangles: ``shape + (h, w)`` bool (public: notebook 05 builds the
+        sampler from its pieces and checks them against these)."""
         h, w = self.grid_size
 
         def uniform(low: float, high: float) -> torch.Tensor:
@@ -135,12 +136,13 @@ class MultiBlockMaskSampler:
 
         return inside(rows, top, height) & inside(cols, left, width)
 
-    def _sample(self, batch: int, generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """Target blocks ``(B, T, N)`` and context ``(B, N)`` (block minus targets)."""
-        targets = self._blocks(
+    def draw_targets_and_context(self, batch: int, generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """Target blocks ``(B, T, N)`` and context ``(B, N)`` (block minus targets), before
+        the minimum-context and equal-count rules of ``__call__``."""
+        targets = self.draw_blocks(
             (batch, self.num_targets), self.target_scale, self.target_aspect, generator
         )
-        context = self._blocks((batch,), self.context_scale, self.context_aspect, generator)
+        context = self.draw_blocks((batch,), self.context_scale, self.context_aspect, generator)
         targets = rearrange(targets, "b t h w -> b t (h w)")
         context = rearrange(context, "b h w -> b (h w)") & ~targets.any(1)
         return targets, context
@@ -152,13 +154,15 @@ class MultiBlockMaskSampler:
             short = context.sum(1) < floor
             if not short.any():
                 break
-            targets[short], context[short] = self._sample(int(short.sum()), generator)
+            targets[short], context[short] = self.draw_targets_and_context(
+                int(short.sum()), generator
+            )
         return context.sum(1) < floor
 
     def __call__(self, batch_size: int, generator: torch.Generator | None = None) -> MaskBatch:
         if batch_size < 1:
             raise ValueError(f"batch_size={batch_size} must be >= 1")
-        targets, context = self._sample(batch_size, generator)
+        targets, context = self.draw_targets_and_context(batch_size, generator)
         if self._redraw_below(targets, context, self.min_context, generator).any():
             raise ValueError(
                 f"could not keep min_context={self.min_context} context cells on the "
@@ -176,7 +180,7 @@ class MultiBlockMaskSampler:
         # not: keep the replaced sample there, or the equalising would trim every sample to it.
         worse = context.sum(1) < self.min_context
         targets[worse], context[worse] = kept[0][worse], kept[1][worse]
-        context = self._equalise(context, generator)
+        context = self.equalise(context, generator)
         return MaskBatch(
             mask=~context,
             target_mask=targets.any(1),
@@ -185,7 +189,7 @@ class MultiBlockMaskSampler:
         )
 
     @staticmethod
-    def _equalise(context: torch.Tensor, generator) -> torch.Tensor:
+    def equalise(context: torch.Tensor, generator) -> torch.Tensor:
         """Keep a random subset of each sample's context so all keep the batch minimum."""
         keep = int(context.sum(1).min())
         scores = torch.rand(context.shape, generator=generator).masked_fill(~context, -1.0)

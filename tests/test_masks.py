@@ -129,3 +129,18 @@ def test_every_batch_keeps_min_context_or_the_sampler_says_why(
         assert "min_context" in str(error)
         return
     assert batch.num_context >= min_context
+
+
+def test_the_public_pieces_compose_into_a_batch_as_notebook_05_builds_it():
+    """draw_targets_and_context, then equalise: with no redraw needed, that is __call__."""
+    sampler = MultiBlockMaskSampler((8, 8), min_context=1)
+    for seed in range(20):
+        generator = torch.Generator().manual_seed(seed)
+        targets, context = sampler.draw_targets_and_context(4, generator)
+        floor = int(0.75 * context.sum(1).float().median())
+        if (context.sum(1) < max(1, floor)).any():
+            continue  # a redraw would draw more random numbers
+        expected = MultiBlockMaskSampler.equalise(context, generator)
+        batch = sampler(4, generator=torch.Generator().manual_seed(seed))
+        assert torch.equal(batch.target_blocks, targets)
+        assert torch.equal(~batch.mask, expected)
