@@ -96,10 +96,10 @@ def _weights(args: argparse.Namespace) -> None:
             print(f"{name}: {entry['file']}, {entry['bytes']:,} bytes, sha256 {entry['sha256']}")
             print(f"  linear probe % per level: {entry['probe']['linear']}")
         return
-    failures = []
-    for name in args.names or pretrained.manifest(args.folder)["models"]:
-        shipped = pretrained.manifest(args.folder)["models"].get(name, {}).get("probe")
+    failures, entries = [], pretrained.manifest(args.folder)["models"]
+    for name in args.names or entries:
         measured = pretrained.probe_accuracies(pretrained.load_pretrained(name, args.folder))
+        shipped = entries[name]["probe"]  # load_pretrained refused an unknown name
         gap = max(
             abs(a - b)
             for probe in ("linear", "knn")

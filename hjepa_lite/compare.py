@@ -23,6 +23,7 @@ from .encoder import PatchEncoder
 from .fpn import FeaturePyramid
 from .hjepa import HJEPA
 from .params import count_parameters, head_breakdown
+from .pretrained import manifest
 from .viz import pca_rgb_levels
 
 __all__ = [
@@ -119,8 +120,6 @@ def pretrained_variant(
     """The shipped config whose head is this widget setting (``method`` None =
     pooling-only), among the final recipe's models (``model.targets: pooled``). Raises a
     ``ValueError`` listing the settings that have pre-trained weights."""
-    from .pretrained import manifest
-
     shipped = manifest()["models"] if shipped is None else shipped
     settings = {}
     for name, entry in shipped.items():
@@ -138,13 +137,16 @@ def pretrained_variant(
     )
     if key not in settings:
         described = sorted(
-            f"{m} ({u or 'own attention'}{', PANet' if b else ''})"
-            for m, u, b in (k for k in settings if k is not None)
+            "pooling-only"
+            if k is None
+            else f"{k[0]} ({k[1] or 'own attention'}{', PANet' if k[2] else ''})"
+            for k in settings
         )
+        panet = " and the PANet path" if bottom_up else ""
+        what = "pooling-only" if method is None else f"fusion {method!r} with {upsample!r}{panet}"
         raise ValueError(
-            f"no pre-trained weights for fusion {method!r} with upsample {upsample!r}"
-            f"{' and the PANet path' if bottom_up else ''}; pre-trained: pooling-only, "
-            f"{', '.join(described)}. Choose 'random init' for other settings."
+            f"no pre-trained weights for {what}; pre-trained: {', '.join(described) or 'none'}. "
+            "Choose 'random init' for other settings."
         )
     return settings[key]
 

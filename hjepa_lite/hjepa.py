@@ -209,10 +209,14 @@ class HJEPA(nn.Module):
         # Undo the sort: the online grid has every cell back at its own position.
         grid = torch.cat([context, predicted], dim=1)
         inverse = torch.argsort(order, dim=1)
-        grid = gather_tokens(grid, inverse)
+        return self._online_head(gather_tokens(grid, inverse)), context
+
+    def _online_head(self, grid: torch.Tensor) -> list[torch.Tensor]:
+        """The online hierarchy on a full grid ``(B, N, D)`` (layer-normed first with
+        ``normalize_online``, as the targets are)."""
         if self.normalize_online:
             grid = F.layer_norm(grid, grid.shape[-1:])
-        return self.hierarchy(grid), context
+        return self.hierarchy(grid)
 
     @torch.no_grad()
     def target_tokens(self, images: torch.Tensor) -> torch.Tensor:
@@ -257,10 +261,7 @@ class HJEPA(nn.Module):
         ``(B, 3, H, W) -> [(B, N_l, D_l)]``. With ``targets="pooled"`` this is where the FPN
         shows; :meth:`extract_features` returns the pooled targets."""
         self._check_images(images)
-        tokens = self.context_encoder(images)
-        if self.normalize_online:
-            tokens = F.layer_norm(tokens, tokens.shape[-1:])
-        return self.hierarchy(tokens)
+        return self._online_head(self.context_encoder(images))
 
     # -- EMA -----------------------------------------------------------------------------
 

@@ -149,14 +149,15 @@ class MultiBlockMaskSampler:
 
     def _redraw_below(self, targets, context, floor: int, generator) -> torch.Tensor:
         """Redraw (at most ``max_tries`` times) the samples with fewer than ``floor`` context
-        cells; returns the mask of samples still below it."""
+        cells, keeping a redraw only if it has ``min_context`` cells or more (else the sample
+        stays as it was); returns the mask of samples still below ``floor``."""
         for _ in range(self.max_tries):
-            short = context.sum(1) < floor
-            if not short.any():
+            short = (context.sum(1) < floor).nonzero().squeeze(1)
+            if not len(short):
                 break
-            targets[short], context[short] = self.draw_targets_and_context(
-                int(short.sum()), generator
-            )
+            new_targets, new_context = self.draw_targets_and_context(len(short), generator)
+            kept = new_context.sum(1) >= self.min_context
+            targets[short[kept]], context[short[kept]] = new_targets[kept], new_context[kept]
         return context.sum(1) < floor
 
     def __call__(self, batch_size: int, generator: torch.Generator | None = None) -> MaskBatch:
@@ -174,12 +175,7 @@ class MultiBlockMaskSampler:
         # All samples keep the batch minimum of context cells. So that one unlucky sample does
         # not shrink everyone's context, samples below 3/4 of the median are redrawn first.
         floor = max(self.min_context, int(0.75 * context.sum(1).float().median()))
-        kept = targets.clone(), context.clone()
         self._redraw_below(targets, context, floor, generator)
-        # A redraw can land below min_context (even 0 cells) where the sample it replaced did
-        # not: keep the replaced sample there, or the equalising would trim every sample to it.
-        worse = context.sum(1) < self.min_context
-        targets[worse], context[worse] = kept[0][worse], kept[1][worse]
         context = self.equalise(context, generator)
         return MaskBatch(
             mask=~context,

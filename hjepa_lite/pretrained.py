@@ -109,8 +109,14 @@ def load_pretrained(name: str, folder: str | os.PathLike | None = None) -> HJEPA
             f"{path} does not match its manifest (sha256); restore it from the repository or "
             f"rebuild it: python -m hjepa_lite weights build {name}"
         )
-    torch.manual_seed(RECIPE["seed"])  # the predictor, which is not shipped: its initial weights
-    model = build_model(Config.from_dict(entry["config"]).model)
+    return _model_from_file(entry["config"], path)
+
+
+def _model_from_file(config: dict[str, Any], path: Path) -> HJEPA:
+    """Build the model of ``config`` (a whole config dict) and load a weights file into it."""
+    with torch.random.fork_rng(devices=[]):  # the caller's random state stays as it was
+        torch.manual_seed(RECIPE["seed"])  # the predictor, not shipped: its initial weights
+        model = build_model(Config.from_dict(config).model)
     state = dequantize_state(load_file(path))
     prefix = "target_encoder."
     encoder = {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
@@ -246,10 +252,9 @@ def build_weights(
     config.train.steps, config.train.epochs = steps, None
     config.data.batch_size, config.train.seed = RECIPE["batch"], RECIPE["seed"]
 
-    torch.manual_seed(config.train.seed)  # as the Trainer does: the same initial weights
-    init_probe = probe_accuracies(build_model(config.model))
-    start = time.perf_counter()
     trainer = Trainer(config, out_dir=None, progress=progress)
+    init_probe = probe_accuracies(trainer.model)  # the initial weights, before any step
+    start = time.perf_counter()
     trainer.fit()
     minutes = (time.perf_counter() - start) / 60
     model = trainer.model.eval()
@@ -277,13 +282,11 @@ def build_weights(
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "train_minutes": round(minutes, 2),
-        "probe": None,  # the shipped (int8) file's, filled below
+        "probe": probe_accuracies(_model_from_file(config.to_dict(), path)),  # the int8 file's
         "probe_fp32": fp32_probe,  # the same model before int8 storage
         "probe_init": init_probe,  # the same initial weights, untrained
     }
     data = manifest(folder)
     data["models"][name] = entry
-    (folder / _MANIFEST).write_text(json.dumps(data, indent=1) + "\n")
-    entry["probe"] = probe_accuracies(load_pretrained(name, folder))
     (folder / _MANIFEST).write_text(json.dumps(data, indent=1) + "\n")
     return entry
