@@ -187,10 +187,20 @@ def probe_accuracies(model: HJEPA) -> dict[str, list[float]]:
     }
 
 
-def manifest_table(folder: str | os.PathLike | None = None) -> str:
-    """The manifest as a Markdown table: per shipped file its size, training time and the
-    linear probe per level at init and after training (``python -m hjepa_lite weights list``)."""
+def manifest_table(
+    names: tuple[str, ...] | None = None, folder: str | os.PathLike | None = None
+) -> str:
+    """The manifest as a Markdown table: per shipped file (``names``, default all) its size,
+    training time and the linear probe per level at init and after training
+    (``python -m hjepa_lite weights list``); a message with the build commands when none of
+    ``names`` ships."""
     data = manifest(folder)
+    models = data["models"]
+    requested = names or tuple(models) or SHIPPED
+    names = [name for name in requested if name in models]
+    if not names:
+        build = "python -m hjepa_lite weights build " + " ".join(requested)
+        return f"No pre-trained weights here for {', '.join(requested)} yet; build them: {build}"
     probe = data["probe"]
     lines = [
         f"Linear probe on Shapes ({probe['train_images']} train / {probe['test_images']} test "
@@ -201,15 +211,16 @@ def manifest_table(folder: str | os.PathLike | None = None) -> str:
         "| best level gain |",
         "|---|---:|---:|---|---|---:|",
     ]
-    for name, entry in data["models"].items():
+    for name in names:
+        entry = models[name]
         init, trained = entry["probe_init"]["linear"], entry["probe"]["linear"]
         lines.append(
             f"| `{name}` | {entry['bytes'] / 2**20:.1f} | {entry['train_minutes']:.1f} "
             f"| {' / '.join(f'{a:.1f}' for a in init)} "
             f"| {' / '.join(f'{a:.1f}' for a in trained)} | {max(trained) - max(init):+.1f} |"
         )
-    total = sum(entry["bytes"] for entry in data["models"].values())
-    lines += ["", f"{len(data['models'])} files, {total / 2**20:.1f} MB in all."]
+    total = sum(models[name]["bytes"] for name in names)
+    lines += ["", f"{len(names)} files, {total / 2**20:.1f} MB in all."]
     return "\n".join(lines)
 
 

@@ -27,15 +27,32 @@ from .compare import (
     plot_comparison,
     pretrained_variant,
 )
+from .datasets import IMAGENET_MEAN, IMAGENET_STD
 from .encoder import PatchEncoder
 from .fpn import FUSION_METHODS, UPSAMPLE_MODES
 from .hjepa import HJEPA
 from .pretrained import load_pretrained
+from .shapes import CLASSES, SIZES, render_shapes
+from .viz import load_sample_photo
 
-__all__ = ["PRETRAINED", "WEIGHTS", "FusionWidget"]
+__all__ = ["PRETRAINED", "WEIGHTS", "FusionWidget", "widget_images"]
 
 PRETRAINED = "pre-trained"
 WEIGHTS = ("random init", PRETRAINED)
+
+
+def widget_images(size: int = 224, shapes: int = 2, patch_size: int = 16) -> dict:
+    """The notebooks' widget images, normalised ``(3, size, size)``: a photo (Grace Hopper)
+    and the first ``shapes`` (at most 18) images of a Shapes batch (seed 1), named by class and
+    size."""
+    mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(3, 1, 1)
+    batch = render_shapes(18, img_size=size, patch_size=patch_size, seed=1)  # each class x size
+    images = {"Grace Hopper (photo)": (load_sample_photo(size) - mean) / std}
+    for index in range(shapes):
+        label, bucket = CLASSES[int(batch.labels[index])], SIZES[int(batch.sizes[index])]
+        images[f"Shapes: {label}, {bucket}"] = (batch.images[index].float() / 255 - mean) / std
+    return images
 
 
 class FusionWidget(widgets.VBox):

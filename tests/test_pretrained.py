@@ -116,3 +116,11 @@ def test_a_shipped_file_matches_its_config_and_reproduces_its_probe_numbers(name
             zip(measured[probe], entry["probe"][probe], strict=True)
         ):
             assert abs(got - want) <= pretrained.probe_tolerance(), (name, probe, level, got, want)
+
+
+def test_the_manifest_table_shows_the_asked_configs_or_how_to_build_them(built):
+    (folder, _), _ = built
+    table = pretrained.manifest_table(("tiny_fpn_add",), folder)
+    assert "| `tiny_fpn_add` |" in table and "1 files" in table
+    missing = pretrained.manifest_table(("tiny_pool",), folder)
+    assert "python -m hjepa_lite weights build tiny_pool" in missing

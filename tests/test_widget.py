@@ -219,3 +219,14 @@ def test_the_bottom_up_path_adds_its_parameters_to_fpn_only(odd_widget):
     pooled, before = ui.results["pooling-only"].maps, without["pooling-only"].maps
     for mine, expected in zip(pooled, before, strict=True):
         assert (mine == expected).all()
+
+
+def test_widget_images_are_a_photo_and_named_shapes_at_the_asked_size():
+    from hjepa_lite.widgets import widget_images
+
+    images = widget_images(32, shapes=3, patch_size=8)
+    names = list(images)
+    assert names[0] == "Grace Hopper (photo)" and len(names) == 4
+    assert all(name.startswith("Shapes: ") for name in names[1:])
+    assert all(image.shape == (3, 32, 32) for image in images.values())
+    assert -3 < float(images[names[1]].min()) < 0 < float(images[names[1]].max()) < 3  # normalised
