@@ -7,12 +7,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings
-LINT_PATHS := hjepa_lite tests notebooks benchmarks
+LINT_PATHS := hjepa_lite tests notebooks benchmarks site docs
 LAB_ARGS ?=
 PYTEST_ARGS ?=
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: lab test install git-filter lock lint format clean-venv
+.PHONY: lab test install git-filter lock lint format clean-venv site site-test site-lock
 
 # Re-installs only when the lock or pyproject.toml is newer than the stamp.
 install: $(STAMP) git-filter
@@ -65,6 +65,28 @@ format: install
 test: lint
 	HJEPA_FAST=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --nbmake \
 		--nbmake-timeout=600 tests notebooks $(PYTEST_ARGS)
+
+# The tutorial's static site (Sphinx + MyST-NB; site/build.py says how it is made), with its
+# own lock, installed on first use: learners who never build the site never install Sphinx.
+SITE_STAMP := $(VENV)/.site-installed
+SITE_ARGS ?=
+$(SITE_STAMP): $(STAMP) requirements-site-lock.txt
+	$(BIN)/python -m pip install -r requirements-site-lock.txt
+	touch $(SITE_STAMP)
+
+site: $(SITE_STAMP)
+	$(BIN)/python site/build.py $(SITE_ARGS)
+
+# Builds the site in fast mode and reads it in headless Chromium (site/test_site.py).
+site-test: $(SITE_STAMP)
+	$(BIN)/python site/build.py --fast
+	$(BIN)/python -m pytest -q -p no:cacheprovider site/test_site.py
+
+# Recompiles requirements-site-lock.txt against the main lock (whose pins it keeps).
+site-lock: $(STAMP)
+	$(BIN)/uv pip compile site/requirements.in -c requirements-lock.txt --universal \
+		--python-version 3.11 --no-python-downloads --custom-compile-command "make site-lock" \
+		-o requirements-site-lock.txt
 
 clean-venv:
 	rm -rf $(VENV)

@@ -1,0 +1,209 @@
+"""Build the tutorial's static site into build/site/ (``make site``; ``make site-test`` = --fast).
+
+    python site/build.py            # learner mode: the shipped pre-trained weights (~3 min)
+    python site/build.py --fast     # fast (CI) mode, as `make test` runs the notebooks
+
+1. Runs every notebook top to bottom in a fresh kernel, in order, inside a temporary copy of
+   notebooks/ and configs/ (as benchmarks/notebook_times.py does). After each cell tagged
+   ``fusion-widget`` the build runs one more cell of its own: it renders that widget's states
+   with :func:`hjepa_lite.widget_gallery.save_gallery`, in the same kernel.
+2. Stages the pages in build/site-src/: the executed notebooks, each widget output replaced by
+   its gallery (a page has no kernel to drive a widget) and a note saying when and how the page
+   ran; the home page site/index.md (which includes parts of README.md); docs/,
+   benchmarks/results/ and data/README.md, which README and notebooks link to.
+3. Runs Sphinx with MyST-NB (site/conf.py) with warnings as errors, so a broken link or a
+   missing page fails the build.
+
+Offline: the generator, its theme and MathJax come from pip (requirements-site-lock.txt).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+REPO = Path(__file__).resolve().parent.parent
+SITE = REPO / "site"
+WIDGET_TAG = "fusion-widget"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+# The notebooks' "Open in Colab" badge is an image on colab.research.google.com: the site shows
+# the same link as text, so that a page loads nothing from the network.
+COLAB_BADGE = re.compile(
+    r"\[!\[[^\]]*\]\(https://colab\.research\.google\.com/[^)]*\)\]\(([^)]+)\)"
+)
+# What README.md and the notebooks link to, copied next to the pages with the same layout.
+LINKED = ["docs", "benchmarks/results", "data/README.md", "README.md"]
+
+
+def gallery_cell(folder: Path, src: str) -> nbformat.NotebookNode:
+    """The build's own cell: the gallery of the widget ``ui`` the cell before it shows."""
+    code = (
+        "from IPython.display import HTML as _HTML\n"
+        "from hjepa_lite.widget_gallery import save_gallery as _save_gallery\n"
+        "from hjepa_lite.widgets import FusionWidget as _FusionWidget\n"
+        "assert isinstance(ui, _FusionWidget), 'the fusion-widget cell must define ui'\n"
+        f"_HTML(_save_gallery(ui, {str(folder)!r}, src={src!r}))"
+    )
+    return nbformat.v4.new_code_cell(code, metadata={"tags": ["site-gallery"]})
+
+
+def with_gallery_cells(nb, name: str, static: Path) -> None:
+    """Insert a gallery cell after every ``fusion-widget`` cell (in place)."""
+    cells = []
+    for index, cell in enumerate(nb.cells):
+        cells.append(cell)
+        if WIDGET_TAG in cell.metadata.get("tags", []):
+            folder = static / "gallery" / f"{name}_{index}"
+            cells.append(gallery_cell(folder, f"../_static/gallery/{name}_{index}/"))
+    nb.cells = cells
+
+
+def galleries_in_place(nb) -> float:
+    """Each gallery cell's HTML becomes the output of the widget cell above it; the gallery
+    cells and the saved widget state go. Returns the seconds the gallery cells took."""
+    cells, seconds = [], 0.0
+    for cell in nb.cells:
+        if "site-gallery" not in cell.metadata.get("tags", []):
+            cells.append(cell)
+            continue
+        (gallery,) = [o for o in cell.outputs if "text/html" in o.get("data", {})]
+        widget_cell = cells[-1]
+        outputs = [o for o in widget_cell.outputs if WIDGET_VIEW not in o.get("data", {})]
+        widget_cell.outputs = [*outputs, nbformat.v4.new_output("display_data", gallery.data)]
+        timing = cell.metadata.get("execution", {})
+        start, end = timing.get("iopub.execute_input"), timing.get("shell.execute_reply")
+        if start and end:
+            seconds += (
+                datetime.datetime.fromisoformat(end.replace("Z", "+00:00"))
+                - datetime.datetime.fromisoformat(start.replace("Z", "+00:00"))
+            ).total_seconds()
+    nb.cells = cells
+    nb.metadata.pop("widgets", None)
+    return seconds
+
+
+def without_remote_images(nb) -> None:
+    """The Colab badge becomes a text link (in place)."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = COLAB_BADGE.sub(r"[Open in Colab](\1)", cell.source)
+
+
+def note_cell(mode: str, seconds: float) -> nbformat.NotebookNode:
+    how = (
+        "in **learner mode** (the default: notebooks 05-08 load the shipped pre-trained weights)"
+        if mode == "learner"
+        else "in **fast mode** (`HJEPA_FAST=1`, as `make test` runs it: few steps, small "
+        "images; the learner-mode numbers differ)"
+    )
+    text = (
+        "```{note}\n"
+        f"This page shows the notebook as executed {how} on {datetime.date.today()}, top to "
+        f"bottom in {seconds:.0f} s on {os.cpu_count()} CPU cores ({platform.machine()}). "
+        "Widgets are shown as galleries of their states. To run it yourself: `make lab`.\n"
+        "```"
+    )
+    return nbformat.v4.new_markdown_cell(text)
+
+
+def execute(notebooks: list[Path], mode: str, pages: Path, static: Path) -> dict[str, float]:
+    """Run each notebook in a fresh kernel, in order; write the page versions into ``pages``."""
+    os.environ["HJEPA_FAST"] = "1" if mode == "fast" else "0"
+    os.environ.setdefault("OMP_NUM_THREADS", str(os.cpu_count()))
+    times = {}
+    with tempfile.TemporaryDirectory() as root:
+        shutil.copytree(REPO / "configs", Path(root) / "configs")
+        workdir = Path(root) / "notebooks"
+        workdir.mkdir()
+        for path in notebooks:
+            nb = nbformat.read(path, as_version=4)
+            with_gallery_cells(nb, path.stem, static)
+            client = NotebookClient(
+                nb,
+                timeout=1800,
+                kernel_name="python3",
+                resources={"metadata": {"path": str(workdir)}},
+            )
+            start = time.perf_counter()
+            client.execute()
+            times[path.name] = time.perf_counter() - start - galleries_in_place(nb)
+            without_remote_images(nb)
+            nb.cells.insert(1, note_cell(mode, times[path.name]))
+            nbformat.write(nb, pages / path.name)
+            print(f"{mode:7s} {path.name:36s} {times[path.name]:6.0f} s", flush=True)
+    return times
+
+
+def stage(source: Path, mode: str) -> None:
+    """The home page, its config and what README and the notebooks link to."""
+    for item in LINKED:
+        src, dst = REPO / item, source / item
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_dir():
+            shutil.copytree(
+                src, dst, ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True
+            )
+        else:
+            shutil.copy2(src, dst)
+    results = source / "benchmarks" / "results"
+    for page in results.rglob("*.md"):
+        text = page.read_text()
+        if not text.startswith("# "):  # a saved output starts with its command: name the page
+            page.write_text(f"# {page.stem}\n\n{text}")
+    for index in (results / "README.md", results / "issue15" / "README.md"):
+        # each folder's README lists its outputs in the site's navigation
+        pages = sorted(p.stem for p in index.parent.glob("*.md") if p != index)
+        pages += ["issue15/README"] if index.parent == results else []
+        toctree = "\n".join(["", "```{toctree}", ":hidden:", "", *pages, "```", ""])
+        index.write_text(index.read_text() + toctree)
+    shutil.copy2(SITE / "index.md", source / "index.md")
+    (source / "_static").mkdir(exist_ok=True)
+    shutil.copy2(SITE / "gallery.css", source / "_static" / "gallery.css")
+    info = {"mode": mode, "date": str(datetime.date.today()), "machine": platform.machine()}
+    (source / "build_info.json").write_text(json.dumps(info))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--fast", action="store_true", help="run the notebooks in fast mode")
+    parser.add_argument("--out", type=Path, default=REPO / "build" / "site")
+    parser.add_argument("--source", type=Path, default=REPO / "build" / "site-src")
+    parser.add_argument(
+        "--reuse", action="store_true", help="keep the executed pages of the last build (edits)"
+    )
+    args = parser.parse_args()
+    mode = "fast" if args.fast else "learner"
+    start = time.perf_counter()
+    if args.reuse:
+        mode = json.loads((args.source / "build_info.json").read_text())["mode"]
+    else:
+        shutil.rmtree(args.source, ignore_errors=True)
+        (args.source / "notebooks").mkdir(parents=True)
+        notebooks = sorted((REPO / "notebooks").glob("*.ipynb"))
+        execute(notebooks, mode, args.source / "notebooks", args.source / "_static")
+    stage(args.source, mode)
+    shutil.rmtree(args.out, ignore_errors=True)
+    sphinx = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html"]
+    subprocess.run([*sphinx, "-c", str(SITE), str(args.source), str(args.out)], check=True)
+    size = sum(f.stat().st_size for f in args.out.rglob("*") if f.is_file())
+    print(
+        f"site ({mode} mode) in {args.out}: {size / 1e6:.1f} MB, "
+        f"built in {time.perf_counter() - start:.0f} s; open {args.out / 'index.html'}"
+    )
+
+
+if __name__ == "__main__":
+    main()
