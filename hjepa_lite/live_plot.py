@@ -52,6 +52,9 @@ class LivePlot:
             trainer's ``out_dir``, else ``run <i>``.
         smooth: running-mean window of the losses (``plot_history``'s).
         clock: the time source, in seconds (tests pass a fake one).
+        redraw_each_run: False: no forced redraw at a run's last step (the timed ones stay);
+            call :meth:`draw` after the last run. For many short runs, where each forced
+            redraw (~1 s in Jupyter) would cost more than the training (notebook 05's fast mode).
 
     A trainer with a new ``history`` starts a new row; earlier runs stay drawn. ``redraws``
     counts redraws; ``figure`` is the matplotlib figure (None before the first redraw).
@@ -64,8 +67,10 @@ class LivePlot:
         label: str | Callable[[Trainer], str] | None = None,
         smooth: int = 20,
         clock: Callable[[], float] = time.monotonic,
+        redraw_each_run: bool = True,
     ) -> None:
         self.every_s, self.label, self.smooth, self.clock = every_s, label, smooth, clock
+        self.redraw_each_run = redraw_each_run
         self.redraws = 0
         self.figure: Figure | None = None
         self.runs: list[dict[str, Any]] = []  # {label, history, step, total_steps} per row
@@ -73,24 +78,26 @@ class LivePlot:
         self._stale_from = 0  # rows from here on are redrawn
         self._last = -math.inf  # clock() after the last redraw
         self._history: dict | None = None  # the current run's, to tell a new run by identity
+        self._figure_stale = False  # a run was added since the figure was made
         self._handle = None  # the Jupyter display handle, once shown
 
     def __call__(self, trainer: Trainer) -> None:
         """After every step: redraw if ``every_s`` has passed or this was the last step (a new
         run's row appears at its first redraw, not at once: a redraw costs ~1 s in Jupyter)."""
-        if self.clock() - self._last >= self.every_s or trainer.step >= trainer.total_steps:
-            self.draw(trainer)
+        self._track(trainer)
+        last = self.redraw_each_run and trainer.step >= trainer.total_steps
+        if last or self.clock() - self._last >= self.every_s:
+            self.draw()
 
     def draw(self, trainer: Trainer | None = None) -> None:
         """Redraw now (the current run's row; every row when a run was added) and show it."""
         if trainer is not None:
-            if trainer.history is not self._history:
-                self._history = trainer.history
-                self.runs.append({"label": self._label(trainer), "history": trainer.history})
-                self._new_figure()
-            self.runs[-1].update(step=trainer.step, total_steps=trainer.total_steps)
+            self._track(trainer)
         if not self.runs:
             return
+        if self._figure_stale:
+            self._new_figure()
+            self._figure_stale = False
         for row in range(self._stale_from, len(self.runs)):
             self._draw_row(row)
         self._stale_from = len(self.runs) - 1  # finished runs' rows do not change
@@ -99,6 +106,14 @@ class LivePlot:
         self._last = self.clock()  # after drawing: a slow redraw cannot starve training
 
     # -- helpers -----------------------------------------------------------------------
+
+    def _track(self, trainer: Trainer) -> None:
+        """Note the trainer's step; a new ``history`` is a new run (a new row)."""
+        if trainer.history is not self._history:
+            self._history = trainer.history
+            self.runs.append({"label": self._label(trainer), "history": trainer.history})
+            self._figure_stale = True
+        self.runs[-1].update(step=trainer.step, total_steps=trainer.total_steps)
 
     def _label(self, trainer: Trainer) -> str:
         if callable(self.label):

@@ -141,6 +141,26 @@ def test_several_runs_one_row_each_labelled():
     assert named.runs[0]["label"] == "7 steps"
 
 
+def test_without_redraw_each_run_short_runs_are_drawn_once_at_the_end():
+    clock = FakeClock()
+    live = LivePlot(every_s=60.0, clock=clock, redraw_each_run=False)
+    for name in ("pooling-only", "FPN_add", "FPN_concat"):
+        trainer = FakeTrainer(total_steps=3, out_dir=f"runs/{name}")
+        for _ in range(3):
+            live(trainer.advance())
+    assert live.redraws == 1  # the very first step only: no run's end forced one
+    assert [run["label"] for run in live.runs] == ["pooling-only", "FPN_add", "FPN_concat"]
+    live.draw()  # after the last run: every run's row, each at its last step
+    assert live.redraws == 2 and len(live.figure.axes) == 6
+    titles = [ax.get_title() for ax in live.figure.axes[::2]]
+    assert [t.split(":")[0] for t in titles] == [
+        f"{name}, step 3 of 3" for name in ("pooling-only", "FPN_add", "FPN_concat")
+    ]
+    clock.now += 60.0  # the timed redraws stay
+    live(FakeTrainer(total_steps=9).advance())
+    assert live.redraws == 3
+
+
 def test_in_jupyter_one_output_is_updated_in_place(monkeypatch):
     shown = []
 
