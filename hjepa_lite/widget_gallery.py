@@ -22,7 +22,7 @@ from .widgets import FusionWidget
 
 __all__ = ["GalleryEntry", "save_gallery", "gallery_states"]
 
-# (weights index, image index, level) -> file name (or error text) of one state
+# one state of the gallery: (weights index, image index, level)
 GalleryEntry = tuple[int, int, int]
 
 

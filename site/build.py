@@ -20,7 +20,6 @@ Offline: the generator, its theme and MathJax come from pip (requirements-site-l
 from __future__ import annotations
 
 import argparse
-import copy
 import datetime
 import json
 import os
@@ -29,18 +28,17 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
-from nbclient.exceptions import CellTimeoutError
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "benchmarks"))
+from notebook_times import notebook_workdir, run_notebook  # noqa: E402  the repo's runner
+
 SITE = REPO / "site"
 WIDGET_TAG = "fusion-widget"
-CELL_TIMEOUT_S = 600  # the slowest cell, a learner-mode gallery, takes ~2.5 min on busy cores
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 # The notebooks' "Open in Colab" badge is an image on colab.research.google.com: the site shows
 # the same link as text, so that a page loads nothing from the network.
@@ -128,38 +126,10 @@ def note_cell(mode: str, seconds: float) -> nbformat.NotebookNode:
     return nbformat.v4.new_markdown_cell(text)
 
 
-def run_notebook(nb, workdir: Path, attempts: int = 2):
-    """Execute ``nb`` in a fresh kernel in ``workdir``; returns the executed copy.
-
-    nbclient can wait forever on a cell that shows a widget (jupyter/nbclient#312: kernel and
-    client both idle; seen once here): a cell running over CELL_TIMEOUT_S is taken for that,
-    and the notebook runs once more in a new kernel."""
-    for attempt in range(1, attempts + 1):
-        run = copy.deepcopy(nb)
-        client = NotebookClient(
-            run,
-            timeout=CELL_TIMEOUT_S,
-            kernel_name="python3",
-            resources={"metadata": {"path": str(workdir)}},
-        )
-        try:
-            client.execute()
-            return run
-        except CellTimeoutError:
-            if attempt == attempts:
-                raise
-            print(f"a cell ran over {CELL_TIMEOUT_S} s: running the notebook again", flush=True)
-
-
 def execute(notebooks: list[Path], mode: str, pages: Path, static: Path) -> dict[str, float]:
     """Run each notebook in a fresh kernel, in order; write the page versions into ``pages``."""
-    os.environ["HJEPA_FAST"] = "1" if mode == "fast" else "0"
-    os.environ.setdefault("OMP_NUM_THREADS", str(os.cpu_count()))
     times = {}
-    with tempfile.TemporaryDirectory() as root:
-        shutil.copytree(REPO / "configs", Path(root) / "configs")
-        workdir = Path(root) / "notebooks"
-        workdir.mkdir()
+    with notebook_workdir(mode) as workdir:
         for path in notebooks:
             nb = nbformat.read(path, as_version=4)
             with_gallery_cells(nb, path.stem, static)
