@@ -1,0 +1,73 @@
+"""What rendering new Shapes images costs, beside the training step they feed.
+
+    python benchmarks/render_cost.py [--batch 32] [--rounds 15] [--threads 2]
+
+``data.fresh_images: true`` renders a new set of training images at the start of every epoch
+(``ShapesDataset.set_epoch``), so every image a run trains on is rendered once: the time it
+adds to training is (render time per image) / (training time per image). Each round renders
+one chunk of new images as ``set_epoch`` does (``render_shapes``, a new seed each round, so
+nothing comes from the cache) and runs one ``Trainer.train_step`` of ``tiny_pool`` (the
+configs' recipe) on a batch of ``--batch`` images, in turn, so machine noise hits both alike.
+Prints the medians per image and their ratio.
+"""
+
+import argparse
+import datetime
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from hjepa_lite import Trainer
+from hjepa_lite.datasets import eval_transform
+from hjepa_lite.shapes import ShapesDataset, render_shapes
+
+CONFIG = Path(__file__).parent.parent / "configs" / "tiny_pool.yaml"
+CHUNK = 256  # images rendered per call, as in render_shapes' own chunks
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--batch", type=int, default=32, help="images per training step")
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    data = ShapesDataset("train", transform=eval_transform(64))
+    images = torch.stack([data[i][0] for i in range(args.batch)])
+    trainer = Trainer(CONFIG, progress=False, dataset=data)
+    trainer.total_steps = 10**6  # schedules held in their steady middle
+    trainer.train_step(images)  # warm-up
+    render_shapes(CHUNK, seed=999_999)  # warm-up
+    render, step = [], []
+    for round_ in range(args.rounds):
+        start = time.perf_counter()
+        render_shapes(CHUNK, seed=1_000_000 + round_)
+        render.append((time.perf_counter() - start) / CHUNK)
+        start = time.perf_counter()
+        trainer.train_step(images)
+        step.append((time.perf_counter() - start) / args.batch)
+    render_ms, step_ms = 1000 * statistics.median(render), 1000 * statistics.median(step)
+    print(
+        f"`python benchmarks/render_cost.py --batch {args.batch} --rounds {args.rounds} "
+        f"--threads {args.threads}`\n"
+    )
+    print(
+        f"{datetime.date.today()}, {platform.machine()}, {os.cpu_count()} cores, torch "
+        f"{torch.__version__}; {args.threads} threads, median of {args.rounds} rounds\n"
+    )
+    print("| | ms per image |")
+    print("|---|---:|")
+    print(f"| render a new Shapes image (chunks of {CHUNK}) | {render_ms:.3f} |")
+    print(f"| train on an image (tiny_pool, batch {args.batch}) | {step_ms:.3f} |")
+    print(
+        f"\nfresh images every epoch add {100 * render_ms / step_ms:.1f} % to training "
+        f"(render / train, per image)"
+    )
+
+
+if __name__ == "__main__":
+    main()
