@@ -38,12 +38,20 @@ CELL_TIMEOUT_S = 600
 @contextlib.contextmanager
 def notebook_workdir(mode: str):
     """A temporary copy of configs/ with an empty notebooks/ beside it (the folder notebooks
-    run in, as in a clone), and ``HJEPA_FAST`` set for ``mode`` ("fast" or "learner")."""
+    run in, as in a clone), and ``HJEPA_FAST`` set for ``mode`` ("fast" or "learner") until
+    the block ends."""
+    before = os.environ.get("HJEPA_FAST")
     os.environ["HJEPA_FAST"] = "1" if mode == "fast" else "0"
-    with tempfile.TemporaryDirectory() as root:
-        shutil.copytree(REPO / "configs", Path(root) / "configs")
-        (Path(root) / "notebooks").mkdir()
-        yield Path(root) / "notebooks"
+    try:
+        with tempfile.TemporaryDirectory() as root:
+            shutil.copytree(REPO / "configs", Path(root) / "configs")
+            (Path(root) / "notebooks").mkdir()
+            yield Path(root) / "notebooks"
+    finally:
+        if before is None:
+            del os.environ["HJEPA_FAST"]
+        else:
+            os.environ["HJEPA_FAST"] = before
 
 
 def run_notebook(nb, workdir: Path, attempts: int = 2):

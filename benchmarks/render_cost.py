@@ -17,15 +17,13 @@ import os
 import platform
 import statistics
 import time
-from pathlib import Path
 
 import torch
+from step_time import steady_trainer  # benchmarks/: a warmed-up trainer, steady schedules
 
-from hjepa_lite import Trainer
 from hjepa_lite.datasets import eval_transform
 from hjepa_lite.shapes import ShapesDataset, render_shapes
 
-CONFIG = Path(__file__).parent.parent / "configs" / "tiny_pool.yaml"
 CHUNK = 256  # images rendered per call, as in render_shapes' own chunks
 
 
@@ -38,9 +36,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     data = ShapesDataset("train", transform=eval_transform(64))
     images = torch.stack([data[i][0] for i in range(args.batch)])
-    trainer = Trainer(CONFIG, progress=False, dataset=data)
-    trainer.total_steps = 10**6  # schedules held in their steady middle
-    trainer.train_step(images)  # warm-up
+    trainer = steady_trainer("tiny_pool", data, images)
     render_shapes(CHUNK, seed=999_999)  # warm-up
     render, step = [], []
     for round_ in range(args.rounds):

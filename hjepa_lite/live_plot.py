@@ -78,7 +78,6 @@ class LivePlot:
         self._stale_from = 0  # rows from here on are redrawn
         self._last = -math.inf  # clock() after the last redraw
         self._history: dict | None = None  # the current run's, to tell a new run by identity
-        self._figure_stale = False  # a run was added since the figure was made
         self._handle = None  # the Jupyter display handle, once shown
 
     def __call__(self, trainer: Trainer) -> None:
@@ -95,9 +94,8 @@ class LivePlot:
             self._track(trainer)
         if not self.runs:
             return
-        if self._figure_stale:
+        if self._axes is None or len(self._axes) != len(self.runs):  # a run was added
             self._new_figure()
-            self._figure_stale = False
         for row in range(self._stale_from, len(self.runs)):
             self._draw_row(row)
         self._stale_from = len(self.runs) - 1  # finished runs' rows do not change
@@ -112,7 +110,6 @@ class LivePlot:
         if trainer.history is not self._history:
             self._history = trainer.history
             self.runs.append({"label": self._label(trainer), "history": trainer.history})
-            self._figure_stale = True
         self.runs[-1].update(step=trainer.step, total_steps=trainer.total_steps)
 
     def _label(self, trainer: Trainer) -> str:

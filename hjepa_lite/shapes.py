@@ -67,6 +67,11 @@ def _radius(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     return torch.sqrt(u**2 + v**2)
 
 
+def _ring(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    radius = _radius(u, v)
+    return (radius <= 1.0) & (radius >= 0.55)
+
+
 # Coverage of each class's shape at coordinates u, v (broadcast together), in coordinates where
 # the shape fits [-1, 1]^2; in the order of CLASSES.
 _UNIT_SHAPES = {
@@ -76,7 +81,7 @@ _UNIT_SHAPES = {
     "cross": lambda u, v: (
         ((u.abs() <= 0.3) | (v.abs() <= 0.3)) & (torch.maximum(u.abs(), v.abs()) <= 1.0)
     ),
-    "ring": lambda u, v: (_radius(u, v) <= 1.0) & (_radius(u, v) >= 0.55),
+    "ring": _ring,
     "diamond": lambda u, v: u.abs() + v.abs() <= 1.0,
 }
 assert tuple(_UNIT_SHAPES) == CLASSES

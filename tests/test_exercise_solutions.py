@@ -8,14 +8,16 @@ empty) shows that every check handles an unanswered exercise.
 """
 
 import re
-import shutil
+import sys
 from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 
 REPO = Path(__file__).parent.parent
+sys.path.insert(0, str(REPO / "benchmarks"))
+from notebook_times import notebook_workdir, run_notebook  # noqa: E402  the repo's runner
+
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 SOLUTION = re.compile(r"<summary>Show solution</summary>\s*```python\n(.*?)```", re.S)
 CHECK = "# --- check ---"
@@ -71,19 +73,12 @@ def test_with_solutions_fills_stubs_and_answers():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_solutions_pass_their_checks(path, tmp_path, monkeypatch):
+def test_solutions_pass_their_checks(path):
     nb, checks = with_solutions(nbformat.read(path, as_version=4))
     if not checks:
         pytest.skip("no exercise with a code solution")
-    shutil.copytree(REPO / "configs", tmp_path / "configs")
-    (tmp_path / "notebooks").mkdir()
-    monkeypatch.setenv("HJEPA_FAST", "1")
-    NotebookClient(
-        nb,
-        timeout=600,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(tmp_path / "notebooks")}},
-    ).execute()
+    with notebook_workdir("fast") as workdir:
+        nb = run_notebook(nb, workdir)
     for index in checks:
         text = printed(nb.cells[index])
         assert "Correct!" in text, f"cell {index}: the solution fails its check:\n{text}"
