@@ -12,66 +12,17 @@ prints a Markdown table for the README.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import copy
 import datetime
 import os
 import platform
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
 import nbformat
 import torch
-from nbclient import NotebookClient
-from nbclient.exceptions import CellTimeoutError
+from notebook_runner import notebook_workdir, run_notebook
 
 REPO = Path(__file__).parent.parent
-
-
-# nbclient can wait forever on a cell that shows a widget (jupyter/nbclient#312: kernel and
-# client both idle; seen once here): a cell running longer is taken for that.
-CELL_TIMEOUT_S = 600
-
-
-@contextlib.contextmanager
-def notebook_workdir(mode: str):
-    """A temporary copy of configs/ with an empty notebooks/ beside it (the folder notebooks
-    run in, as in a clone), and ``HJEPA_FAST`` set for ``mode`` ("fast" or "learner") until
-    the block ends."""
-    before = os.environ.get("HJEPA_FAST")
-    os.environ["HJEPA_FAST"] = "1" if mode == "fast" else "0"
-    try:
-        with tempfile.TemporaryDirectory() as root:
-            shutil.copytree(REPO / "configs", Path(root) / "configs")
-            (Path(root) / "notebooks").mkdir()
-            yield Path(root) / "notebooks"
-    finally:
-        if before is None:
-            del os.environ["HJEPA_FAST"]
-        else:
-            os.environ["HJEPA_FAST"] = before
-
-
-def run_notebook(nb, workdir: Path, attempts: int = 2):
-    """Execute ``nb`` top to bottom in a fresh kernel in ``workdir``; returns the executed copy.
-    After a cell timeout (CELL_TIMEOUT_S) the notebook runs once more in a new kernel."""
-    for attempt in range(1, attempts + 1):
-        run = copy.deepcopy(nb)
-        client = NotebookClient(
-            run,
-            timeout=CELL_TIMEOUT_S,
-            kernel_name="python3",
-            resources={"metadata": {"path": str(workdir)}},
-        )
-        try:
-            client.execute()
-            return run
-        except CellTimeoutError:
-            if attempt == attempts:
-                raise
-            print(f"a cell ran over {CELL_TIMEOUT_S} s: running the notebook again", flush=True)
 
 
 def run_all(mode: str, notebooks: list[Path], keep: Path | None = None) -> dict[str, float]:

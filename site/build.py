@@ -35,7 +35,7 @@ import nbformat
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "benchmarks"))
-from notebook_times import notebook_workdir, run_notebook  # noqa: E402  the repo's runner
+from notebook_runner import notebook_workdir, run_notebook  # noqa: E402  the repo's runner
 
 SITE = REPO / "site"
 WIDGET_TAG = "fusion-widget"
@@ -133,7 +133,7 @@ def execute(notebooks: list[Path], mode: str, pages: Path, static: Path) -> dict
         for path in notebooks:
             nb = nbformat.read(path, as_version=4)
             with_gallery_cells(nb, path.stem, static)
-            nb = run_notebook(nb, workdir)
+            nb = run_notebook(nb, workdir, reruns=1)  # a stall reruns once, printed
             galleries_in_place(nb)
             times[path.name] = cell_seconds(nb)
             without_remote_images(nb)

@@ -16,7 +16,7 @@ import pytest
 
 REPO = Path(__file__).parent.parent
 sys.path.insert(0, str(REPO / "benchmarks"))
-from notebook_times import notebook_workdir, run_notebook  # noqa: E402  the repo's runner
+from notebook_runner import notebook_workdir, run_notebook  # noqa: E402  the repo's runner
 
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 SOLUTION = re.compile(r"<summary>Show solution</summary>\s*```python\n(.*?)```", re.S)

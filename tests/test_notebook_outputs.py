@@ -10,13 +10,16 @@ import json
 import os
 import re
 import shutil
+import sys
 from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 
 REPO = Path(__file__).parent.parent
+sys.path.insert(0, str(REPO / "benchmarks"))
+from notebook_runner import run_notebook  # noqa: E402  the repo's runner
+
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -114,14 +117,7 @@ def workdir(tmp_path_factory):
 def test_executed_notebook_has_no_hidden_errors_and_every_plot_shows(path, workdir, monkeypatch):
     monkeypatch.setenv("HJEPA_FAST", os.environ.get("HJEPA_FAST", "1"))
     nb = nbformat.read(workdir / path.name, as_version=4)
-    client = NotebookClient(
-        nb,
-        timeout=600,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(workdir)}},
-        store_widget_state=True,
-    )
-    client.execute()
+    nb = run_notebook(nb, workdir, store_widget_state=True)
     assert problems(nb) == []
 
 

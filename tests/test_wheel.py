@@ -31,7 +31,7 @@ print("config", hjepa_lite.load_config("tiny_fpn_add")["model"]["fpn"]["fusion_m
 EXECUTE = """import sys, nbformat
 from nbclient import NotebookClient
 nb = nbformat.read(sys.argv[1], as_version=4)
-NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": "."}}
+NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": "."}}
                ).execute()
 nbformat.write(nb, sys.argv[1])"""
 
