@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange
 
+from .dense_labels import DenseLabels
 from .image_set import ImageSet
 
 __all__ = ["CLASSES", "SIZES", "ShapesBatch", "ShapesDataset", "render_shapes"]
@@ -234,7 +235,8 @@ class ShapesDataset(ImageSet):
 
     ``image`` is ``transform(x)`` for ``x`` a float ``(3, H, W)`` tensor in [0, 1] (or ``x``
     itself without transform). ``.labels`` and ``.sizes`` hold every item's class and size
-    bucket, ``.masks`` its object pixels (bool ``(n, H, W)``); ``.classes`` and
+    bucket, ``.masks`` its object pixels (bool ``(n, H, W)``), ``.dense`` the per-pixel
+    truth of dense probes (:class:`~hjepa_lite.dense_labels.DenseLabels`); ``.classes`` and
     ``.size_names`` their names. Splits: "train" (6000 images) and
     "test" (1800), rendered from different seeds; rendering is cached per process.
     """
@@ -265,6 +267,14 @@ class ShapesDataset(ImageSet):
     def _use(self, batch: ShapesBatch) -> None:
         self.images, self.labels, self.sizes = batch.images, batch.labels, batch.sizes
         self.masks = batch.masks
+
+    @property
+    def dense(self) -> DenseLabels:
+        """Per-pixel truth for dense probes: each object pixel has its image's class and size
+        bucket (an image holds one class at one size), the rest is background."""
+        labels = torch.where(self.masks, self.labels[:, None, None] + 1, 0)
+        sizes = torch.where(self.masks, self.sizes[:, None, None], -1)
+        return DenseLabels(labels, sizes, self.classes, self.size_names)
 
     def set_epoch(self, epoch: int) -> None:
         """With ``fresh=True``, epoch ``e > 0`` shows newly rendered images (seeded by the
