@@ -1,7 +1,10 @@
 """Configuration: the seed's YAML schema and its validation (the model factory is in hjepa.py).
 
 Every key is optional (the defaults are shown); an unknown key or section is rejected with
-the list of valid ones, and every key is read by the code. Schema::
+the list of valid ones, and every key is read by the code. :func:`load_config` checks a file
+against the schema when it reads it. It reads numbers as YAML 1.2 does: ``5e-4`` and ``1e3``
+(strings to PyYAML, which follows YAML 1.1) are numbers, ``1e3`` an integer where the schema
+wants one; a key given twice in one mapping is an error. Schema::
 
     model:
       encoder_type: vit_base_patch16_224   # a timm ViT name (architecture only, no weights)
@@ -43,7 +46,7 @@ the list of valid ones, and every key is read by the code. Schema::
       min_context: null       # null -> the sampler's default for the grid
     loss:
       type: smooth_l1         # smooth_l1 | mse
-      level_weights: [1.0, 0.5, 0.25]   # one per level, finest first
+      level_weights: [1.0, 0.5, 0.25]   # one per level, finest first (default: 0.5**l)
       regularizer: none       # none | vicreg | sigreg: anti-collapse term on the context tokens
       regularizer_weight: 1.0 # its weight in the total loss (>= 0)
     train:
@@ -62,7 +65,9 @@ the list of valid ones, and every key is read by the code. Schema::
 from __future__ import annotations
 
 import dataclasses
+import io
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -70,6 +75,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.reader import ReaderError
 
 from .datasets import DATASETS
 from .fusion import FUSION_METHODS
@@ -81,6 +87,7 @@ from .resample import UPSAMPLE_MODES
 __all__ = [
     "CONFIG_SECTIONS",
     "Config",
+    "ConfigLoader",
     "DataConfig",
     "FPNConfig",
     "LossConfig",
@@ -250,6 +257,8 @@ class Config:
         check_sections(data)
         config = _from_dict(cls, data, "config")
         levels = config.model.num_hierarchies
+        if "level_weights" not in (data.get("loss") or {}):  # the default, for any depth
+            config.loss.level_weights = [0.5**level for level in range(levels)]
         if len(config.loss.level_weights) != levels:
             raise ValueError(
                 f"config key 'loss.level_weights' has {len(config.loss.level_weights)} values "
@@ -314,19 +323,27 @@ def _check_value(path: str, value: Any, annotation: str) -> Any:
         base = "int"
     if base.startswith(("tuple[", "list[")):
         return _check_sequence(path, value, base)
+    if isinstance(value, _Exponent):  # 1e3 in a YAML file: a number, or text where one is
+        if base == "str":
+            value = value.text
+        elif base == "int" and value.is_integer():
+            value = int(value)
     if base == "bool":
         ok = isinstance(value, bool)
     elif base == "int":
         ok = isinstance(value, int) and not isinstance(value, bool)
     elif base == "float":
         ok = isinstance(value, int | float) and not isinstance(value, bool)
-        value = float(value) if ok else value
+        value = _to_float(path, value) if ok else value
     else:
         ok = isinstance(value, str)
     if not ok:
+        hint = ""
+        if base in ("int", "float") and isinstance(value, str) and _is_number(value):
+            hint = ": a string; write the number without quotes"
+        kind = "float" if isinstance(value, float) else type(value).__name__
         raise ValueError(
-            f"config key '{path}' must be {_type_name(annotation)}; got {value!r} "
-            f"({type(value).__name__})"
+            f"config key '{path}' must be {_type_name(annotation)}; got {value!r} ({kind}{hint})"
         )
     if name in _CHOICES and value not in _CHOICES[name]:
         raise ValueError(
@@ -357,16 +374,31 @@ def _check_sequence(path: str, value: Any, annotation: str) -> tuple | list:
     )
     if not ok or (is_range and (len(value) != 2 or value[0] > value[1])) or not value:
         raise ValueError(f"config key '{path}' must be {wanted}; got {value!r}")
-    values = [float(v) for v in value]
+    values = [_to_float(path, v) for v in value]
     _check_in_range(path, *values)
     return tuple(values) if is_range else values
+
+
+def _to_float(path: str, value: int | float) -> float:
+    try:
+        return float(value)
+    except OverflowError:  # an int too large for a float
+        raise ValueError(f"config key '{path}' must be a finite number; got {value}") from None
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _from_dict(cls: type, data: Mapping[str, Any], path: str) -> Any:
     if not isinstance(data, Mapping):
         raise ValueError(f"config section '{path}' must be a mapping; got {type(data).__name__}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - set(fields))
+    unknown = sorted(set(data) - set(fields), key=repr)  # YAML keys may be of any type
     if unknown:
         raise ValueError(
             f"unknown config key '{path}.{unknown[0]}'; valid keys under '{path}': {sorted(fields)}"
@@ -376,18 +408,112 @@ def _from_dict(cls: type, data: Mapping[str, Any], path: str) -> Any:
         annotation = fields[name].type
         key = name if path == "config" else f"{path}.{name}"
         if annotation.endswith("Config"):
-            values[name] = _from_dict(globals()[annotation], value or {}, key)
+            section = {} if value is None else value  # "model:" alone: all defaults
+            values[name] = _from_dict(globals()[annotation], section, key)
         else:
             values[name] = _check_value(key, value, annotation)
     return cls(**values)
 
 
+class _Exponent(float):
+    """A YAML number in exponent notation without a dot (``5e-4``, ``1e3``), which YAML 1.1
+    reads as a string; keeps its text for a key whose value is text."""
+
+    def __new__(cls, text: str) -> _Exponent:
+        number = super().__new__(cls, text)
+        number.text = text
+        return number
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+class ConfigLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` plus YAML 1.2's exponent numbers and an error on a duplicate key.
+
+    Any error while reading is a :class:`yaml.YAMLError` with the line and column of the
+    text (PyYAML raises a bare ValueError for ``!!float abc``, an IndexError for an empty
+    ``!!int``, an AttributeError for a bad ``!!timestamp``).
+    """
+
+    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict:
+        if isinstance(node, yaml.MappingNode):
+            seen = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":  # <<: overrides on purpose
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    first = seen.setdefault(key, key_node)
+                except TypeError:  # unhashable: SafeLoader says so below
+                    continue
+                if first is not key_node:
+                    raise yaml.constructor.ConstructorError(
+                        "while constructing a mapping",
+                        first.start_mark,
+                        f"found duplicate key {key!r} (a key must appear once in a mapping)",
+                        key_node.start_mark,
+                    )
+        return super().construct_mapping(node, deep=deep)
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ArithmeticError, AttributeError, LookupError, TypeError, ValueError) as error:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read {node.tag} {node.value!r}: {error}", node.start_mark
+            ) from None
+
+
+_EXPONENT_TAG = "tag:hjepa-lite,2025:exponent"
+ConfigLoader.add_implicit_resolver(
+    _EXPONENT_TAG,
+    re.compile(r"^[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."),
+)
+ConfigLoader.add_constructor(_EXPONENT_TAG, lambda loader, node: _Exponent(node.value))
+
+
+def _read_yaml(data: bytes, name: str) -> Any:
+    """``yaml.safe_load`` with :class:`ConfigLoader`; errors become ValueErrors naming ``name``."""
+    stream = io.BytesIO(data)
+    stream.name = name  # shown in the error's line/column marks
+    loader = None
+    try:
+        loader = ConfigLoader(stream)  # reads the first bytes: may raise already
+        return loader.get_single_data()
+    except RecursionError:
+        error = yaml.YAMLError("nested too deeply")
+        raise ValueError(f"config {name} is not valid YAML: {error}") from error
+    except yaml.YAMLError as error:
+        text = " (a config file must be UTF-8 text)" if isinstance(error, ReaderError) else ""
+        raise ValueError(f"config {name} is not valid YAML{text}: {error}") from error
+    finally:
+        if loader is not None:
+            loader.dispose()
+
+
+def _as_read(raw: Any, parsed: Any) -> Any:
+    """``raw`` with each exponent number replaced by the value the schema read (``parsed``)."""
+    if isinstance(raw, _Exponent):
+        return parsed
+    if isinstance(raw, dict):
+        return {key: _as_read(value, parsed[key]) for key, value in raw.items()}
+    if isinstance(raw, list):
+        return [_as_read(value, read) for value, read in zip(raw, parsed, strict=True)]
+    return raw
+
+
 def load_config(path: str | Path) -> dict[str, Any]:
-    """Read a YAML config (``yaml.safe_load``) and check its top-level sections.
+    """Read a YAML config and check it against the schema; return it as a plain dict.
 
     ``path`` is a YAML file, or the name of a config that ships with the package: a string
     without a folder or suffix, ``load_config("tiny_fpn_add")`` (the repository's
     ``configs/tiny_fpn_add.yaml``, installed as ``hjepa_lite.configs``), in a clone or not.
+    The dict is what ``yaml.safe_load`` reads, except that ``5e-4`` and ``1e3`` are numbers
+    (YAML 1.2). Raises ValueError naming the key of a bad value (the checks of
+    :meth:`Config.from_dict`), or, for text that is not YAML (or not UTF-8, or a key given
+    twice in one mapping), naming the file, line and column.
     """
     if isinstance(path, str) and path == Path(path).stem:
         shipped = resources.files("hjepa_lite.configs")
@@ -397,18 +523,23 @@ def load_config(path: str | Path) -> dict[str, Any]:
                 f"no shipped config named {path!r}; the shipped configs are {names} "
                 "(or give the path of a YAML file)"
             )
-        text = (shipped / f"{path}.yaml").read_text()
+        data, name = (shipped / f"{path}.yaml").read_bytes(), f"{path}.yaml"
     else:
-        text = Path(path).read_text()
-    config = yaml.safe_load(text) or {}
-    check_sections(config)
-    return config
+        data, name = Path(path).read_bytes(), str(path)
+    raw = _read_yaml(data, name)
+    config = {} if raw is None else raw
+    parsed = Config.from_dict(config).to_dict()
+    return _as_read(config, parsed)
 
 
 def check_sections(config: Mapping[str, Any]) -> None:
+    """Raise ValueError unless ``config`` is a mapping of known sections."""
     if not isinstance(config, Mapping):
-        raise ValueError(f"a config must be a mapping of sections; got {type(config).__name__}")
-    unknown = sorted(set(config) - set(CONFIG_SECTIONS))
+        raise ValueError(
+            f"a config must be a mapping of sections {list(CONFIG_SECTIONS)}; "
+            f"got {type(config).__name__}"
+        )
+    unknown = sorted(set(config) - set(CONFIG_SECTIONS), key=repr)
     if unknown:
         raise ValueError(
             f"unknown config section '{unknown[0]}'; valid sections: {list(CONFIG_SECTIONS)}"

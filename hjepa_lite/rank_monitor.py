@@ -11,16 +11,39 @@ so it costs one SVD per level, and only every few steps. It appends to the train
 history (``rank_step``, ``rank_<l>``, ``rank_encoder``) and warns, once per feature set,
 when a rank falls below half of its first logged value. These are ranks of tokens of one
 batch, not of whole-image features over a data set (the probes' RankMe): compare them with
-each other over training, not with the probes' numbers.
+each other over training, not with the probes' numbers. A set of identical tokens (one
+token: batch size 1 at a level of one cell) has no spread to measure: its rank is logged as 1.
+
+:func:`batch_std` is the trainer's other collapse monitor (``std_<l>``): how much the
+image-level target features vary across the batch.
 """
 
 from __future__ import annotations
 
 import warnings
 
+import torch
+
 from .evaluate import rankme
 
-__all__ = ["RankMonitor"]
+__all__ = ["RankMonitor", "batch_std"]
+
+
+def batch_std(features: torch.Tensor) -> torch.Tensor:
+    """Mean over dimensions of the std across the batch of the image-mean features of
+    ``(B, N, D)`` tokens (0 = every image gets the same features: collapsed).
+
+    Unbiased for ``B > 1``; for one image it is 0, the spread of a single sample (not NaN):
+    at batch size 1 it says nothing about collapse; watch ``rank_<l>`` instead."""
+    images = features.mean(1)
+    return images.std(0, correction=1 if images.shape[0] > 1 else 0).mean()
+
+
+def _rank(tokens: torch.Tensor) -> float:
+    """RankMe of ``(n, D)`` tokens; 1 when they are all the same (nothing spread: n = 1)."""
+    if not bool((tokens != tokens[:1]).any()):
+        return 1.0
+    return rankme(tokens)
 
 
 class RankMonitor:
@@ -37,7 +60,7 @@ class RankMonitor:
             history.setdefault(key, [])
         features = [*outputs["targets"], outputs["target_tokens"]]
         ranks = {
-            name: rankme(x.detach().reshape(-1, x.shape[-1]).float().cpu())
+            name: _rank(x.detach().reshape(-1, x.shape[-1]).float().cpu())
             for name, x in zip(self.names, features, strict=True)
         }  # rankme works on detached copies: no graph is built
         history["rank_step"].append(step)

@@ -8,7 +8,9 @@ keeps the features spread out is what the strong small-scale JEPA results share.
   terms. ``variance`` = mean over dimensions of ``relu(1 - std_d)`` (every dimension keeps
   a standard deviation of at least 1 across the batch); ``covariance`` = sum of the squared
   off-diagonal covariances / D (dimensions decorrelate). Returned as
-  ``variance + covariance / 25``: VICReg's own ratio of the two weights (25 : 1).
+  ``variance + covariance / 25``: VICReg's own ratio of the two weights (25 : 1). Of a
+  single row (n = 1) the std is 0 (no spread: the hinge is paid in full) and there is no
+  covariance, rather than the NaN of an unbiased estimate.
 * ``sigreg`` (Balestriero & LeCun, "LeJEPA", 2025): Sketched Isotropic Gaussian
   Regularisation. Project the features on ``num_slices`` random unit directions and test
   each 1-D projection against N(0, 1) with the Epps-Pulley statistic: the squared distance
@@ -34,12 +36,13 @@ REGULARIZERS = ("none", "vicreg", "sigreg")
 
 
 def vicreg(features: torch.Tensor, eps: float = 1e-4) -> torch.Tensor:
-    """VICReg's variance + covariance / 25 of ``(n, D)`` features (0 for whitened ones)."""
+    """VICReg's variance + covariance / 25 of ``(n, D)`` features (0 for whitened ones;
+    unbiased estimates for n > 1, a single row has std 0 and no covariance)."""
     n, dim = features.shape
     centred = features - features.mean(0)
-    std = torch.sqrt(centred.var(0) + eps)
+    std = torch.sqrt(centred.pow(2).sum(0) / max(n - 1, 1) + eps)
     variance = F.relu(1 - std).mean()
-    cov = centred.T @ centred / (n - 1)
+    cov = centred.T @ centred / max(n - 1, 1)
     off_diagonal = cov - torch.diag(torch.diagonal(cov))
     covariance = off_diagonal.pow(2).sum() / dim
     return variance + covariance / 25

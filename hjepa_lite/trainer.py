@@ -35,6 +35,7 @@ from .datasets import build_dataset
 from .distributed import (
     all_reduce_nanmean,
     any_rank,
+    check_replicas,
     choose_device,
     init_distributed,
     is_main,
@@ -44,13 +45,18 @@ from .hjepa import HJEPA, build_model
 from .loader import make_train_loader
 from .loss import hierarchical_loss
 from .masks import MultiBlockMaskSampler
-from .rank_monitor import RankMonitor
+from .rank_monitor import RankMonitor, batch_std
 from .regularizers import regularizer
 from .schedules import cosine, linear, warmup_cosine
 
 __all__ = ["Trainer", "load_trained", "param_groups"]
 
 CHECKPOINT = "last.pt"
+
+# Config keys a resumed run may change: they do not change the steps already taken (more
+# steps or epochs continue the run; workers load the same batches, see loader.py). Every
+# other key, and the number of processes, must equal the checkpoint's.
+RESUMABLE_CHANGES = ("train.steps", "train.epochs", "train.checkpoint_every", "data.num_workers")
 
 
 def param_groups(model: nn.Module) -> list[dict[str, Any]]:
@@ -83,12 +89,17 @@ class Trainer:
     After :meth:`fit`, ``history`` holds per-step lists: ``loss``, ``loss_<l>`` per level (NaN
     at a step whose batch had no valid target cell at that level),
     ``lr``, ``weight_decay``, ``momentum``, ``std_<l>`` (per-level std of the target
-    features across the batch: a collapse monitor, 0 = collapsed), ``images_per_s`` and
+    features across the batch: a collapse monitor, 0 = collapsed; 0 at batch size 1, see
+    :func:`~hjepa_lite.rank_monitor.batch_std`), ``images_per_s`` and
     ``regularizer`` (the anti-collapse term before its weight); and every ``rank_every``
     steps (and at the last) ``rank_step``, ``rank_<l>`` and ``rank_encoder``: RankMe of the
     batch's target tokens per level and of the EMA encoder's tokens
     (:class:`~hjepa_lite.rank_monitor.RankMonitor`, which warns when a level's rank falls
     below half its first value).
+
+    A config is checked before anything is built (a :class:`Config` edited in code too,
+    e.g. ``train.steps = 0``). A resume refuses a checkpoint whose config or number of
+    processes differs, except in :data:`RESUMABLE_CHANGES`.
     """
 
     def __init__(
@@ -105,6 +116,8 @@ class Trainer:
             config = Config.from_yaml(config)
         elif not isinstance(config, Config):
             config = Config.from_dict(config)
+        else:  # edited after loading (the CLI's --steps): the same checks, before anything runs
+            Config.from_dict(config.to_dict())
         self.config = config
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.progress = progress
@@ -116,7 +129,11 @@ class Trainer:
         self.model: HJEPA = build_model(config.model).to(self.device)
         # No buffer of the model changes during training: nothing to broadcast every step.
         self.ddp = (
-            DistributedDataParallel(self.model, broadcast_buffers=False)
+            DistributedDataParallel(
+                self.model,
+                device_ids=None if self.device.index is None else [self.device.index],
+                broadcast_buffers=False,
+            )
             if self.world_size > 1
             else None
         )
@@ -226,9 +243,9 @@ class Trainer:
             self.ranks.log(self.history, self.step, outputs)
         self.step += 1
 
-        stds = [t.mean(1).std(0).mean() for t in outputs["targets"]]
-        measured = torch.stack([loss.detach(), reg.detach(), *per_level, *stds]).float().cpu()
-        logged = all_reduce_nanmean(measured)
+        stds = [batch_std(t.detach()) for t in outputs["targets"]]
+        measured = torch.stack([loss.detach(), reg.detach(), *per_level, *stds]).float()
+        logged = all_reduce_nanmean(measured).cpu()  # reduced on the backend's device
         levels = self.model.num_levels
         values["loss"], values["regularizer"] = logged[0].item(), logged[1].item()
         for level in range(levels):
@@ -285,12 +302,7 @@ class Trainer:
 
     def check_replicas(self) -> None:
         """Under DDP: raise unless every rank holds the same online and EMA weights."""
-        state = self.model.state_dict()
-        local = torch.stack([t.double().sum() for t in state.values()]).cpu()
-        gathered = [torch.empty_like(local) for _ in range(self.world_size)]
-        torch.distributed.all_gather(gathered, local)
-        if any(not torch.equal(gathered[0], other) for other in gathered[1:]):
-            raise RuntimeError("DDP replicas diverged: ranks hold different weights")
+        check_replicas(self.model)
         if is_main():
             print(f"weights identical on {self.world_size} ranks after step {self.step}")
 
@@ -302,6 +314,7 @@ class Trainer:
             "config": self.config.to_dict(),
             "step": self.step,
             "total_steps": self.total_steps,
+            "world_size": self.world_size,
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "history": self.history,
@@ -313,23 +326,46 @@ class Trainer:
             atomic_save(self.state_dict(), self.checkpoint_path)
 
     def load(self, path: str | os.PathLike) -> None:
-        """Resume from a checkpoint of the same model, data, masks and loss settings."""
+        """Resume from a checkpoint of the same config (but :data:`RESUMABLE_CHANGES`) and
+        number of processes; else ValueError naming each field that differs, old and new."""
         state = load_checkpoint(path, map_location=self.device)
         # Through Config: keys added to the schema later take their defaults (old checkpoints).
-        saved, current = Config.from_dict(state["config"]).to_dict(), self.config.to_dict()
-        for section in ("model", "data", "masks", "loss"):
-            if saved[section] != current[section]:
-                raise ValueError(
-                    f"cannot resume from {path}: its '{section}' config differs from this one "
-                    f"({saved[section]} vs {current[section]}); use another out_dir or "
-                    "resume=False (CLI: --fresh)"
-                )
+        saved = _leaves(Config.from_dict(state["config"]).to_dict())
+        current = _leaves(self.config.to_dict())
+        changed = [
+            f"{key} was {saved.get(key)!r} in the checkpoint, {current.get(key)!r} now"
+            for key in sorted(saved.keys() | current.keys())
+            if key not in RESUMABLE_CHANGES and saved.get(key) != current.get(key)
+        ]
+        # a checkpoint written before the world size was saved: not checked
+        if state.get("world_size", self.world_size) != self.world_size:
+            changed.append(
+                f"world size was {state['world_size']} in the checkpoint, {self.world_size} "
+                "now (processes x data.batch_size is the batch)"
+            )
+        if changed:
+            raise ValueError(
+                f"cannot resume from {path}: {'; '.join(changed)}. A resumed run must repeat "
+                "the uninterrupted one: use the checkpoint's values, another out_dir, or "
+                "resume=False (CLI: --fresh)"
+            )
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.step = state["step"]
         self.history = state["history"]
         if is_main() and self.progress:
             print(f"Resuming from {path} at step {self.step} of {self.total_steps}.")
+
+
+def _leaves(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"train": {"lr": 1}}`` -> ``{"train.lr": 1}``."""
+    flat = {}
+    for key, value in tree.items():
+        if isinstance(value, Mapping):
+            flat.update(_leaves(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
 
 
 def _postfix(values: dict[str, float], levels: int) -> dict[str, str]:

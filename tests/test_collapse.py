@@ -9,7 +9,7 @@ import torch
 from conftest import half_mask, tiny_hjepa
 
 from hjepa_lite.evaluate import rankme
-from hjepa_lite.rank_monitor import RankMonitor
+from hjepa_lite.rank_monitor import RankMonitor, batch_std
 from hjepa_lite.regularizers import REGULARIZERS, regularizer, sigreg, vicreg
 from hjepa_lite.shapes import ShapesDataset
 from hjepa_lite.trainer import Trainer
@@ -162,3 +162,53 @@ def test_normalize_online_layer_norms_the_grid_the_online_head_sees():
     torch.testing.assert_close(
         grid.var(-1, unbiased=False), torch.ones(grid.shape[:2]), atol=1e-3, rtol=0
     )
+
+
+# -- small batches: every logged value finite ---------------------------------------------------
+
+
+def test_the_batch_std_is_the_unbiased_std_across_images_and_zero_for_one_image():
+    g = torch.Generator().manual_seed(0)
+    features = torch.randn(3, 5, 8, generator=g)
+    torch.testing.assert_close(batch_std(features), features.mean(1).std(0).mean())
+    assert batch_std(features[:1]).item() == 0.0  # one image: no spread across the batch
+
+
+def test_vicreg_and_rankme_of_a_single_row_are_finite():
+    """One token (batch 1, a level of one cell): VICReg's variance hinge is paid in full and
+    there is no covariance; RankMe reads 1 (no spread to measure)."""
+    one = torch.randn(1, 8)
+    torch.testing.assert_close(vicreg(one), torch.tensor(1 - 1e-2), atol=1e-6, rtol=0)
+    history = {}
+    ranks = RankMonitor(num_levels=1).log(
+        history, 0, {"targets": [one[None]], "target_tokens": torch.randn(1, 4, 8)}
+    )
+    assert ranks["rank_0"] == 1.0 and all(math.isfinite(v) for v in ranks.values())
+
+
+@pytest.mark.parametrize("regularizer_name", ["vicreg", "sigreg"])
+@pytest.mark.parametrize("batch_size", [1, 2])
+def test_batch_size_1_and_2_train_with_every_logged_value_finite(batch_size, regularizer_name):
+    """One 3x3-patch target on a 4x4 grid always covers a whole 2x2 cell, so every level is
+    measured at every step (a level without a valid cell logs a NaN loss by design)."""
+    config = {
+        "model": {
+            "encoder_type": "vit_tiny_patch16_224",
+            "img_size": 32,
+            "patch_size": 8,
+            "depth": 1,
+            "num_hierarchies": 2,
+            "predictor": {"embed_dim": 48, "depth": 1},
+        },
+        "data": {"batch_size": batch_size},
+        "masks": {"num_targets": 1, "target_scale": [0.55, 0.6], "target_aspect": [1.0, 1.0]},
+        "loss": {"level_weights": [1.0, 0.5], "regularizer": regularizer_name},
+        "train": {"steps": 4, "warmup_steps": 1},
+    }
+    data = ShapesDataset("train", img_size=32, num_images=8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # e.g. torch's "degrees of freedom is <= 0"
+        history = Trainer(config, progress=False, dataset=data, rank_every=1).fit()
+    assert len(history["loss"]) == 4 and len(history["rank_0"]) == 4
+    for key, values in history.items():
+        assert all(math.isfinite(v) for v in values), f"{key}: {values}"

@@ -266,3 +266,105 @@ def test_a_random_config_trains_a_step_or_fails_at_load_naming_its_key(data, tmp
     trainer.fit()
     event("trained")
     assert trainer.step == parsed.train.steps
+
+
+# -- load_config: validated at load, YAML numbers, duplicate keys ------------------------------
+
+
+def write(tmp_path, text, name="config.yaml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
+def test_load_config_returns_the_plain_dict_of_the_file(path):
+    """Validation changes nothing of a valid file: the same dict yaml.safe_load reads."""
+    assert load_config(path) == yaml.safe_load(path.read_text())
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("train:\n  lr: -1.0\n", r"'train\.lr'=-1\.0 is out of range"),
+        ("train:\n  steps: 0\n", r"'train\.steps' must be a positive integer"),
+        ("data:\n  batch_size: '8'\n", r"'data\.batch_size' must be int"),
+        ("model:\n  use_fpn: true\n", r"unknown config key 'model\.use_fpn'"),
+        ("loss:\n  level_weights: [1.0]\n", r"'loss\.level_weights' has 1 values"),
+        ("model: 3\n", r"config section 'model' must be a mapping"),
+        ("- model\n", r"a config must be a mapping of sections.*'model'"),
+    ],
+)
+def test_load_config_reports_a_bad_value_at_load(tmp_path, text, message):
+    with pytest.raises(ValueError, match=message):
+        load_config(write(tmp_path, text))
+
+
+def test_exponent_numbers_are_read_as_numbers_where_the_schema_wants_one(tmp_path):
+    """PyYAML (YAML 1.1) reads 5e-4 and 1e3 as strings; YAML 1.2 and the config read numbers."""
+    text = (
+        "data:\n  root: 1e3\n"
+        "loss:\n  level_weights: [1e0, 5e-1, 25E-2]\n"
+        "train:\n  lr: 5e-4\n  min_lr: 1.0e-6\n  steps: 1e3\n  epochs: 2E0\n  grad_clip: +1e0\n"
+    )
+    config = load_config(write(tmp_path, text))
+    train = config["train"]
+    assert train == {"lr": 5e-4, "min_lr": 1e-6, "steps": 1000, "epochs": 2, "grad_clip": 1.0}
+    assert type(train["lr"]) is float and type(train["steps"]) is int
+    assert config["data"]["root"] == "1e3"  # a folder name stays the text it was
+    assert config["loss"]["level_weights"] == [1.0, 0.5, 0.25]
+    assert all(type(w) is float for w in config["loss"]["level_weights"])
+    parsed = Config.from_yaml(tmp_path / "config.yaml")
+    assert parsed.train.lr == 5e-4 and parsed.train.steps == 1000 and parsed.data.root == "1e3"
+    yaml.safe_dump(config)  # plain types only
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("train:\n  steps: 1.5e0\n", r"'train\.steps' must be int.*1\.5e0"),
+        ("train:\n  steps: 1e-3\n", r"'train\.steps' must be int"),
+        ("train:\n  lr: 1e999\n", r"'train\.lr' must be a finite number"),
+        ("train:\n  lr: '5e-4'\n", r"'train\.lr' must be float.*'5e-4'.*without quotes"),
+        ("model:\n  fpn:\n    use_fpn: 1e0\n", r"'model\.fpn\.use_fpn' must be bool; got 1e0"),
+    ],
+)
+def test_exponent_numbers_that_do_not_fit_the_schema_say_why(tmp_path, text, message):
+    with pytest.raises(ValueError, match=message):
+        load_config(write(tmp_path, text))
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "line"),
+    [
+        ("train:\n  lr: 0.1\n  steps: 3\n  lr: 0.2\n", "lr", 4),
+        ("model: {}\ntrain: {}\nmodel: {img_size: 32}\n", "model", 3),
+        ("model:\n  fpn: {use_fpn: true, use_fpn: false}\n", "use_fpn", 2),
+    ],
+)
+def test_a_duplicate_key_is_an_error_naming_the_key_and_its_line(tmp_path, text, key, line):
+    with pytest.raises(ValueError, match=rf"duplicate key '{key}'(.|\n)*line {line}") as error:
+        load_config(write(tmp_path, text))
+    assert isinstance(error.value.__cause__, yaml.YAMLError)
+
+
+def test_yaml_merge_keys_still_override_without_a_duplicate_error(tmp_path):
+    text = "train:\n  <<: {lr: 0.1, steps: 5}\n  lr: 0.2\n"
+    assert load_config(write(tmp_path, text))["train"] == {"lr": 0.2, "steps": 5}
+
+
+def test_a_file_that_is_not_yaml_or_not_utf8_is_a_value_error_naming_the_file(tmp_path):
+    with pytest.raises(ValueError, match=r"bad\.yaml.*not valid YAML") as error:
+        load_config(write(tmp_path, "train: [1, 2\n", "bad.yaml"))
+    assert isinstance(error.value.__cause__, yaml.YAMLError)
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes("data:\n  root: caf\xe9\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"latin\.yaml is not valid YAML \(.* must be UTF-8 text"):
+        load_config(latin)
+
+
+def test_a_model_only_config_of_any_depth_loads_with_default_level_weights(tmp_path):
+    path = tmp_path / "two_levels.yaml"
+    path.write_text("model:\n  num_hierarchies: 2\n")
+    assert load_config(path) == {"model": {"num_hierarchies": 2}}
+    assert Config.from_yaml(path).loss.level_weights == [1.0, 0.5]

@@ -12,6 +12,7 @@ from conftest import tiny_config
 
 import hjepa_lite.trainer as trainer_module
 from hjepa_lite.checkpoint import atomic_save, load_checkpoint
+from hjepa_lite.config import Config
 from hjepa_lite.shapes import ShapesDataset
 from hjepa_lite.trainer import Trainer, load_trained
 
@@ -67,8 +68,58 @@ def test_resume_refuses_a_different_model(data, tmp_path):
     other = tiny_config(steps=2)
     other["model"]["num_hierarchies"] = 2
     other["loss"] = {"level_weights": [1.0, 0.5]}
-    with pytest.raises(ValueError, match="'model' config differs"):
+    with pytest.raises(ValueError, match=r"model\.num_hierarchies was 3 in the checkpoint, 2 now"):
         Trainer(other, out_dir=tmp_path, progress=False, dataset=data)
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value", "message"),
+    [
+        ("train", "seed", 1, r"train\.seed was 0 in the checkpoint, 1 now"),
+        ("train", "lr", 1e-3, r"train\.lr was 0\.0005 in the checkpoint, 0\.001 now"),
+        ("data", "batch_size", 4, r"data\.batch_size was 8 in the checkpoint, 4 now"),
+    ],
+)
+def test_resume_refuses_a_changed_seed_lr_or_batch_naming_the_field(
+    data, tmp_path, section, key, value, message
+):
+    run(tiny_config(steps=2), data, tmp_path)
+    changed = tiny_config(steps=3)
+    changed.setdefault(section, {})[key] = value
+    with pytest.raises(ValueError, match=message + r".*--fresh"):
+        Trainer(changed, out_dir=tmp_path, progress=False, dataset=data)
+
+
+def test_resume_refuses_another_world_size(data, tmp_path):
+    run(tiny_config(steps=2), data, tmp_path)
+    state = load_checkpoint(tmp_path / "last.pt")
+    assert state["world_size"] == 1
+    state["world_size"] = 2
+    atomic_save(state, tmp_path / "last.pt")
+    with pytest.raises(ValueError, match=r"world size was 2 in the checkpoint, 1 now"):
+        Trainer(tiny_config(steps=3), out_dir=tmp_path, progress=False, dataset=data)
+
+
+def test_resume_accepts_more_steps_and_another_num_workers(data, tmp_path):
+    """num_workers does not change the batches (SeededAugmentation), nor steps the past."""
+    run(tiny_config(steps=2), data, tmp_path)
+    changed = tiny_config(steps=3, checkpoint_every=3)
+    changed["data"]["num_workers"] = 1
+    trainer = Trainer(changed, out_dir=tmp_path, progress=False, dataset=data)
+    assert trainer.step == 2 and trainer.loader.num_workers == 1
+
+
+@pytest.mark.parametrize(("key", "value"), [("steps", 0), ("steps", -3), ("epochs", 0)])
+def test_a_config_object_without_steps_is_rejected_before_anything_runs(
+    data, tmp_path, monkeypatch, key, value
+):
+    """The CLI and load_or_train edit a Config after loading it: the Trainer checks it again."""
+    config = Config.from_dict(tiny_config())
+    setattr(config.train, key, value)
+    monkeypatch.setattr(trainer_module, "build_model", lambda *a, **k: pytest.fail("built"))
+    with pytest.raises(ValueError, match=rf"'train\.{key}' must be a positive integer"):
+        Trainer(config, out_dir=tmp_path / "run", progress=False, dataset=data)
+    assert not (tmp_path / "run").exists()
 
 
 def test_a_checkpoint_from_before_a_new_config_key_still_resumes(data, tmp_path):
