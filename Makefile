@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings
-LINT_PATHS := hjepa_lite tests notebooks benchmarks site docs conftest.py
+LINT_PATHS := hjepa_lite tests notebooks benchmarks site docs
 LAB_ARGS ?=
 PYTEST_ARGS ?=
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
@@ -63,7 +63,7 @@ format: install
 
 # HJEPA_FAST=1: notebooks run in their fast CI mode. Two workers, one thread each. A cell over
 # 120 s is a stall (fast cells take seconds): its test reruns once, counted in the summary
-# line, with the stalled kernel's stacks in the warnings summary (conftest.py).
+# line, with the stalled kernel's stacks in the warnings summary (tests/notebook_stalls.py).
 test: lint
 	HJEPA_FAST=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --nbmake \
 		--nbmake-timeout=120 --reruns 1 --only-rerun "timed out while it was being executed" \

@@ -9,8 +9,9 @@ kernel the test process started and of the process itself (``py-spy dump``, see
 cell timed out once (pytest-rerunfailures, ``--only-rerun``) and pytest's summary line counts
 it ("1 rerun"): a stall is never silent, and the stacks say where it was.
 
-A root conftest because pytest applies a conftest only to the tests below its folder, and the
-notebook tests are collected from ``notebooks/``.
+A plugin loaded by name (``-p notebook_stalls`` in pyproject.toml's pytest options) rather than
+a conftest: pytest applies a conftest only to the tests below its folder, and the notebook
+tests are collected from ``notebooks/``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
 from notebook_runner import NotebookStallWarning, stacks  # noqa: E402  the repo's runner
 
 STALL_S = 105.0  # 15 s before make test's 120 s cell timeout
