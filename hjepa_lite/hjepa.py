@@ -8,11 +8,17 @@ One forward pass (``mask``: ``(B, N)``, 1 = hidden/predicted, 0 = visible contex
            -> online grid: context at visible cells, predictions at hidden cells (B, N, D)
            -> hierarchy (pooling-only or FPN)        -> predictions [(B, N_l, D)]
     images -> EMA target encoder on all tokens -> layer_norm
-           -> EMA copy of the hierarchy -> layer_norm -> targets     [(B, N_l, D)]
+           -> targets="pooled" (the tiny recipe): 2**l x 2**l means of those tokens
+              targets="head" (the schema default, the seed's design): an EMA copy of the hierarchy
+           -> layer_norm -> targets                                  [(B, N_l, D)]
 
 The loss compares predictions and targets on the cells of each level that lie wholly inside
-the target region (``target_masks``). The target path is an exponential moving average
-(EMA) of the online path: it has no trainable parameter and never receives a gradient.
+the target region (``target_masks``). The target path has no trainable parameter and never
+receives a gradient: its encoder (and, with ``targets="head"``, its hierarchy) is an
+exponential moving average (EMA) of the online one. So with ``targets="pooled"`` the FPN
+lives on the online path only: it shapes the predictions (and, through them, what the
+encoder learns), while :meth:`HJEPA.extract_features` returns pooled EMA-encoder tokens for
+pooling-only and FPN models alike; :meth:`HJEPA.online_levels` shows the FPN's own maps.
 """
 
 from __future__ import annotations
