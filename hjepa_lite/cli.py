@@ -14,6 +14,7 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
+from .checkpoint import check_writable_folder
 from .config import Config, load_config
 from .hjepa import create_hjepa_from_config
 from .params import parameter_breakdown
@@ -33,11 +34,12 @@ def _train(args: argparse.Namespace) -> None:
     from .trainer import Trainer  # imports the data and training stack only when training
 
     config = Config.from_yaml(args.config)
+    out = args.out or str(Path("runs") / Path(args.config).stem)
+    check_writable_folder(out, "--out")  # a file or a read-only folder fails before training
     if args.steps is not None:
         config.train.steps, config.train.epochs = args.steps, None
     if args.epochs is not None:
         config.train.epochs = args.epochs
-    out = args.out or str(Path("runs") / Path(args.config).stem)
     trainer = Trainer(
         config,
         out_dir=out,
@@ -58,9 +60,15 @@ def _probe(args: argparse.Namespace) -> None:
     from .datasets import eval_transform
     from .evaluate import format_probe_table, pixel_features, probe_levels, probe_model
     from .hjepa import build_model
-    from .shapes import SIZES, ShapesDataset
+    from .shapes import SIZES, SPLITS, ShapesDataset
     from .trainer import load_trained
 
+    train_images = args.images or SPLITS["train"][0]  # (images, seed) per split
+    if not 1 <= args.k <= train_images:
+        raise ValueError(
+            f"--k must be between 1 and the number of training images ({train_images}); "
+            f"got {args.k}"
+        )
     rows, first, data = [], None, {}
     for run in args.runs:
         model, _ = load_trained(run)
@@ -88,15 +96,36 @@ def _weights(args: argparse.Namespace) -> None:
     from . import pretrained
 
     if args.action == "list":
-        print(pretrained.manifest_table(args.folder))
-        return
-    if args.action == "build":
-        for name in args.names or pretrained.SHIPPED:
-            entry = pretrained.build_weights(name, args.folder, progress=not args.no_progress)
-            print(f"{name}: {entry['file']}, {entry['bytes']:,} bytes, sha256 {entry['sha256']}")
-            print(f"  linear probe % per level: {entry['probe']['linear']}")
-        return
-    failures, entries = [], pretrained.manifest(args.folder)["models"]
+        print(pretrained.manifest_table(tuple(args.names) or None, args.folder))
+    elif args.action == "build":
+        _build(args, pretrained)
+    else:
+        _check(args, pretrained)
+
+
+def _build(args: argparse.Namespace, pretrained) -> None:
+    names = args.names or pretrained.SHIPPED
+    for name in names:  # every name is checked before the first one trains
+        pretrained.build_target(name)
+    check_writable_folder(args.folder or pretrained.weights_folder(), "--folder")
+    pretrained.manifest(args.folder)  # a damaged manifest is named now, not after training
+    for name in names:
+        entry = pretrained.build_weights(name, args.folder, progress=not args.no_progress)
+        print(f"{name}: {entry['file']}, {entry['bytes']:,} bytes, sha256 {entry['sha256']}")
+        print(f"  linear probe % per level: {entry['probe']['linear']}")
+
+
+def _check(args: argparse.Namespace, pretrained) -> None:
+    folder = Path(args.folder or pretrained.weights_folder())
+    if not folder.is_dir():
+        raise ValueError(f"no folder {folder}")
+    entries = pretrained.manifest(folder)["models"]
+    if not entries:
+        raise ValueError(f"no weights in {folder} (no manifest.json entries)")
+    unknown = [name for name in args.names if name not in entries]
+    if unknown:
+        raise ValueError(f"not in {folder}: {unknown}; there: {sorted(entries)}")
+    failures = []
     for name in args.names or entries:
         measured = pretrained.probe_accuracies(pretrained.load_pretrained(name, args.folder))
         shipped = entries[name]["probe"]  # load_pretrained refused an unknown name
@@ -116,7 +145,10 @@ def _weights(args: argparse.Namespace) -> None:
 
 
 def _positive_int(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer; got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer; got {value}")
     return value
@@ -130,8 +162,10 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="pre-train an H-JEPA from a YAML config")
     train.add_argument("--config", required=True, help="YAML config file")
     length = train.add_mutually_exclusive_group()
-    length.add_argument("--steps", type=int, help="optimizer steps (overrides train.steps)")
-    length.add_argument("--epochs", type=int, help="epochs (overrides train.epochs)")
+    length.add_argument(
+        "--steps", type=_positive_int, help="optimizer steps (overrides train.steps)"
+    )
+    length.add_argument("--epochs", type=_positive_int, help="epochs (overrides train.epochs)")
     train.add_argument("--out", help="run folder for checkpoints (default: runs/<config name>)")
     train.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
     train.add_argument("--device", help="cpu, cuda or mps (default: the best available)")
@@ -143,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     probe.add_argument("runs", nargs="+", help="run folders or checkpoint files")
     probe.add_argument("--baselines", action="store_true", help="add random init and pixels")
-    probe.add_argument("--k", type=int, default=20, help="neighbours of the kNN probe")
+    probe.add_argument("--k", type=_positive_int, default=20, help="neighbours of the kNN probe")
     probe.add_argument("--seed", type=int, default=0, help="seed of the random-init baseline")
     probe.add_argument(
         "--images",
@@ -153,12 +187,23 @@ def build_parser() -> argparse.ArgumentParser:
     probe.set_defaults(run=_probe)
 
     weights = commands.add_parser(
-        "weights", help="build or check the shipped pre-trained weights (hjepa_lite/weights)"
+        "weights", help="build, check or list the shipped pre-trained weights"
     )
-    weights.add_argument("action", choices=["list", "build", "check"])
-    weights.add_argument("names", nargs="*", help="config names (default: every shipped one)")
-    weights.add_argument("--folder", help="weights folder (default: the package's)")
-    weights.add_argument("--no-progress", action="store_true", help="no progress bar")
+    actions = weights.add_subparsers(dest="action", required=True)
+    for action, about in (
+        ("list", "the manifest as a Markdown table"),
+        ("build", "train configs with the recipe and write their files (~3 min each)"),
+        ("check", "each file's sha256 and probe numbers against its manifest"),
+    ):
+        sub = actions.add_parser(action, help=about)
+        sub.add_argument(
+            "names", nargs="*", help="config names or YAML files (default: every shipped one)"
+        )
+        sub.add_argument(
+            "--folder", help="weights folder (default: the package's hjepa_lite/weights)"
+        )
+        if action == "build":
+            sub.add_argument("--no-progress", action="store_true", help="no progress bar")
     weights.set_defaults(run=_weights)
 
     params = commands.add_parser("params", help="exact parameter counts of configs")
@@ -168,5 +213,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
-    args.run(args)
+    """Run one command. Bad input (a ValueError or a missing file, raised before any work)
+    exits with its message and status 1, not a traceback."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.run(args)
+    except (ValueError, FileNotFoundError) as err:
+        command = " ".join(filter(None, (args.command, getattr(args, "action", None))))
+        raise SystemExit(f"{parser.prog} {command}: error: {err}") from err

@@ -3,11 +3,15 @@
 ``hjepa_lite/weights/`` holds, per shipped config (``SHIPPED``), the model after notebook 05's
 budget (1000 steps of 32 Shapes images, seed 0, the config's own recipe):
 
-    <name>.safetensors    the EMA target encoder and the trained hierarchy head(s), weight
-                          matrices as int8 per output channel (:mod:`hjepa_lite.int8`)
-    <name>.history.json   the training history (losses per level, ranks, ...), 4 digits
-    manifest.json         per file: the config, steps, batch, seed, commit, torch version,
-                          threads, sha256, and the probe accuracies the file gives
+    <name>-<sha>.safetensors    the EMA target encoder and the trained hierarchy head(s),
+                                weight matrices as int8 per output channel (:mod:`.int8`)
+    <name>-<sha>.history.json   the training history (losses per level, ranks, ...), 4 digits
+    manifest.json               per file: the config, steps, batch, seed, commit, torch
+                                version, threads, sha256, and the probe accuracies it gives
+
+A build writes new files under new names (``<sha>``: the first 12 hex digits of the weights'
+sha256), then the manifest, atomically and last, then removes the files it replaced: an
+interrupted build leaves the previous files and manifest, which still load.
 
 What is *not* shipped: the predictor (only training needs it) and the online encoder (the
 loaded model's ``context_encoder`` is a copy of its EMA target encoder, as I-JEPA's released
@@ -21,6 +25,7 @@ Reproduce a file (training on a CPU is deterministic for a given torch and threa
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import math
@@ -32,8 +37,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save
 
+from .checkpoint import atomic_write_bytes, atomic_write_json, check_writable_folder
 from .config import Config, load_config
 from .hjepa import HJEPA, build_model
 from .int8 import dequantize_state, quantize_state
@@ -81,7 +88,20 @@ def manifest(folder: str | os.PathLike | None = None) -> dict[str, Any]:
     path = Path(folder or weights_folder()) / _MANIFEST
     if not path.exists():
         return {"recipe": RECIPE, "probe": PROBE, "models": {}}
-    return json.loads(path.read_text())
+    data = _read_json(path)
+    if not isinstance(data, dict) or not isinstance(data.get("models"), dict):
+        raise ValueError(f"{path} is not a weights manifest (no 'models' mapping)")
+    return data
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(
+            f"{path} is damaged ({err}); restore it from the repository or rebuild it: "
+            "python -m hjepa_lite weights build"
+        ) from err
 
 
 def _entry(name: str, folder: str | os.PathLike | None) -> dict[str, Any]:
@@ -104,6 +124,11 @@ def load_pretrained(name: str, folder: str | os.PathLike | None = None) -> HJEPA
     the manifest's (a truncated or edited file)."""
     entry = _entry(name, folder)
     path = Path(folder or weights_folder()) / entry["file"]
+    if not path.is_file():
+        raise ValueError(
+            f"{path} is missing (manifest.json lists it); restore it from the repository or "
+            f"rebuild it: python -m hjepa_lite weights build {name}"
+        )
     if _sha256(path) != entry["sha256"]:
         raise ValueError(
             f"{path} does not match its manifest (sha256); restore it from the repository or "
@@ -117,14 +142,21 @@ def _model_from_file(config: dict[str, Any], path: Path) -> HJEPA:
     with torch.random.fork_rng(devices=[]):  # the caller's random state stays as it was
         torch.manual_seed(RECIPE["seed"])  # the predictor, not shipped: its initial weights
         model = build_model(Config.from_dict(config).model)
-    state = dequantize_state(load_file(path))
-    prefix = "target_encoder."
-    encoder = {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
-    model.load_state_dict(state, strict=False)
-    model.context_encoder.load_state_dict(encoder)
+    try:
+        state = dequantize_state(load_file(path))
+    except (SafetensorError, OSError, ValueError, KeyError) as err:
+        raise ValueError(f"{path} is not a readable safetensors weights file: {err}") from err
     missing = [k for k in model.state_dict() if k.startswith(_PARTS) and k not in state]
     if missing:
         raise ValueError(f"{path} lacks {len(missing)} tensors, e.g. {missing[0]!r}; rebuild it")
+    prefix = "target_encoder."
+    encoder = {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
+    try:
+        model.load_state_dict(state, strict=False)
+        model.context_encoder.load_state_dict(encoder)
+    except RuntimeError as err:  # a tensor of another shape: "size mismatch for <key>: ..."
+        reason = " ".join(str(err).split())[:300]
+        raise ValueError(f"{path} does not fit its config: {reason}; rebuild it") from err
     return model.eval()
 
 
@@ -132,7 +164,9 @@ def load_history(name: str, folder: str | os.PathLike | None = None) -> dict[str
     """The training history of the shipped model (``Trainer.history``'s keys)."""
     entry = _entry(name, folder)
     path = Path(folder or weights_folder()) / entry["history"]
-    stored = json.loads(path.read_text())
+    if not path.is_file():
+        raise ValueError(f"{path} is missing (manifest.json lists it); rebuild it")
+    stored = _read_json(path)
     return {k: [math.nan if v is None else v for v in vs] for k, vs in stored.items()}
 
 
@@ -150,6 +184,9 @@ def load_or_train(
     a model trained here for ``steps`` steps of ``batch`` (resumed from ``out_dir`` if a run
     is there), with ``callback(trainer)`` after every step, on ``dataset`` if given (else
     the config's training set)."""
+    for key, value in (("steps", steps), ("batch", batch)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"load_or_train: {key} must be a positive integer; got {value!r}")
     if not train:
         return load_pretrained(name), load_history(name)
     from .trainer import Trainer  # the training stack only when training
@@ -246,20 +283,37 @@ def _rounded(history: dict[str, list[float]]) -> dict[str, list[float | None]]:
     return {k: [r(float(v)) for v in vs] for k, vs in history.items()}
 
 
+def build_target(name: str) -> tuple[str, Config]:
+    """What ``weights build NAME`` builds: ``(file name stem, config)`` for a shipped config's
+    name or a YAML file's path (the stem names the files). Raises ValueError (unknown name,
+    bad config, or a stem that is not a plain file name) before anything trains."""
+    stem = Path(name).stem if name.endswith((".yaml", ".yml")) else name
+    if not stem or stem != Path(stem).name or stem.startswith("."):
+        raise ValueError(f"{name!r} does not give a plain file name to write weights to")
+    try:
+        config = Config.from_dict(load_config(name))
+    except FileNotFoundError as err:
+        raise ValueError(str(err)) from err
+    return stem, config
+
+
 def build_weights(
     name: str,
     folder: str | os.PathLike | None = None,
     progress: bool = True,
     steps: int = RECIPE["steps"],
 ) -> dict[str, Any]:
-    """Train config ``name`` with ``RECIPE`` (``steps`` only to test this function), write
-    ``<name>.safetensors`` and its history into ``folder`` (default: the package's), probe
-    it and update the manifest there. Returns the manifest entry."""
+    """Train config ``name`` (a shipped name or a YAML path, see :func:`build_target`) with
+    ``RECIPE`` (``steps`` only to test this function), write its weights and history into
+    ``folder`` (default: the package's), probe it and update the manifest there, atomically
+    and last. Arguments are checked before training. Returns the manifest entry."""
     from .trainer import Trainer
 
-    folder = Path(folder or weights_folder())
-    folder.mkdir(parents=True, exist_ok=True)
-    config = Config.from_dict(load_config(name))
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
+        raise ValueError(f"build_weights: steps must be a positive integer; got {steps!r}")
+    name, config = build_target(name)
+    folder = check_writable_folder(folder or weights_folder(), "weights folder")
+    previous = manifest(folder)  # a damaged manifest stops the build here, before training
     config.train.steps, config.train.epochs = steps, None
     config.data.batch_size, config.train.seed = RECIPE["batch"], RECIPE["seed"]
 
@@ -272,16 +326,19 @@ def build_weights(
     fp32_probe = probe_accuracies(model)
 
     state = {k: v for k, v in model.state_dict().items() if k.startswith(_PARTS)}
-    path = folder / f"{name}.safetensors"
     # one metadata key: safetensors writes several in an arbitrary order (the sha256 would vary)
-    save_file(quantize_state(state), path, metadata={"hjepa_lite": f"{name}; int8 per row"})
-    history_path = folder / f"{name}.history.json"
-    history_path.write_text(json.dumps(_rounded(trainer.history), separators=(",", ":")))
+    data = save(quantize_state(state), metadata={"hjepa_lite": f"{name}; int8 per row"})
+    sha256 = hashlib.sha256(data).hexdigest()
+    path = folder / f"{name}-{sha256[:12]}.safetensors"
+    history_path = folder / f"{name}-{sha256[:12]}.history.json"
+    atomic_write_bytes(data, path)
+    history = json.dumps(_rounded(trainer.history), separators=(",", ":"))
+    atomic_write_bytes(history.encode(), history_path)
     entry = {
         "file": path.name,
         "history": history_path.name,
-        "sha256": _sha256(path),
-        "bytes": path.stat().st_size,
+        "sha256": sha256,
+        "bytes": len(data),
         "config": config.to_dict(),
         "steps": steps,
         "batch": config.data.batch_size,
@@ -297,7 +354,12 @@ def build_weights(
         "probe_fp32": fp32_probe,  # the same model before int8 storage
         "probe_init": init_probe,  # the same initial weights, untrained
     }
-    data = manifest(folder)
-    data["models"][name] = entry
-    (folder / _MANIFEST).write_text(json.dumps(data, indent=1) + "\n")
+    old = previous["models"].get(name, {})
+    previous["models"][name] = entry
+    atomic_write_json(previous, folder / _MANIFEST)  # the commit point: new files from here on
+    # what this build replaced, and what interrupted builds of this name left behind
+    stale = {old.get("file"), old.get("history")}
+    stale |= {p.name for p in folder.glob(f"{glob.escape(name)}-{'[0-9a-f]' * 12}.*")}
+    for file in stale - {entry["file"], entry["history"], None}:
+        (folder / file).unlink(missing_ok=True)
     return entry

@@ -36,7 +36,7 @@ from einops import rearrange
 from .dense_labels import DenseLabels
 from .image_set import ImageSet
 
-__all__ = ["CLASSES", "SIZES", "ShapesBatch", "ShapesDataset", "render_shapes"]
+__all__ = ["CLASSES", "SIZES", "SPLITS", "ShapesBatch", "ShapesDataset", "render_shapes"]
 
 CLASSES = ("circle", "square", "triangle", "cross", "ring", "diamond")
 SIZES = ("small", "medium", "large")
@@ -45,7 +45,7 @@ SIZES = ("small", "medium", "large")
 # of (img_size // (2 * patch * 2**bucket))^2 slots.
 _EXTENT_IN_PATCHES = {0: (1.0, 1.5), 1: (2.3, 3.4), 2: (4.6, 6.9)}
 _COUNT = {0: (3, 8), 1: (2, 4), 2: (1, 1)}
-_SPLITS = {"train": (6000, 0), "test": (1800, 1)}  # (number of images, seed)
+SPLITS = {"train": (6000, 0), "test": (1800, 1)}  # (number of images, seed)
 _FRESH_SEED = 10_000  # fresh training images of epoch e use seed 10_000 + 1_000 e + split seed
 _SUPERSAMPLE = 2
 _BACKGROUND_MAX = 0.35  # backgrounds are dark: every channel in [0, 0.35] ...
@@ -253,11 +253,11 @@ class ShapesDataset(ImageSet):
         transform=None,
         fresh: bool = False,
     ) -> None:
-        if split not in _SPLITS:
+        if split not in SPLITS:
             raise ValueError(
-                f"split={split!r} is not a Shapes split; valid choices: {tuple(_SPLITS)}"
+                f"split={split!r} is not a Shapes split; valid choices: {tuple(SPLITS)}"
             )
-        default_n, self.seed = _SPLITS[split]
+        default_n, self.seed = SPLITS[split]
         self.num_images = num_images or default_n
         self.img_size, self.patch_size = img_size, patch_size
         self.fresh = fresh

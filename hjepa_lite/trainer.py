@@ -29,7 +29,13 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-from .checkpoint import FORMAT, atomic_save, atomic_write_json, load_checkpoint
+from .checkpoint import (
+    FORMAT,
+    atomic_save,
+    atomic_write_json,
+    check_writable_folder,
+    load_checkpoint,
+)
 from .config import Config
 from .datasets import build_dataset
 from .distributed import (
@@ -119,7 +125,8 @@ class Trainer:
         else:  # edited after loading (the CLI's --steps): the same checks, before anything runs
             Config.from_dict(config.to_dict())
         self.config = config
-        self.out_dir = Path(out_dir) if out_dir is not None else None
+        # a file or a read-only folder fails here, not at the first checkpoint
+        self.out_dir = None if out_dir is None else check_writable_folder(out_dir, "out_dir")
         self.progress = progress
         self.device = choose_device(device)
         init_distributed(self.device)
@@ -328,7 +335,7 @@ class Trainer:
     def load(self, path: str | os.PathLike) -> None:
         """Resume from a checkpoint of the same config (but :data:`RESUMABLE_CHANGES`) and
         number of processes; else ValueError naming each field that differs, old and new."""
-        state = load_checkpoint(path, map_location=self.device)
+        state = _read_run(path, self.device)
         # Through Config: keys added to the schema later take their defaults (old checkpoints).
         saved = _leaves(Config.from_dict(state["config"]).to_dict())
         current = _leaves(self.config.to_dict())
@@ -349,7 +356,7 @@ class Trainer:
                 "the uninterrupted one: use the checkpoint's values, another out_dir, or "
                 "resume=False (CLI: --fresh)"
             )
-        self.model.load_state_dict(state["model"])
+        _load_weights(self.model, state["model"], path)
         self.optimizer.load_state_dict(state["optimizer"])
         self.step = state["step"]
         self.history = state["history"]
@@ -382,7 +389,32 @@ def load_trained(path: str | os.PathLike, device: str = "cpu") -> tuple[HJEPA, d
     path = Path(path)
     if path.is_dir():
         path = path / CHECKPOINT
-    state = load_checkpoint(path, map_location=device)
+    state = _read_run(path, device)
     model = build_model(Config.from_dict(state["config"]).model)
-    model.load_state_dict(state["model"])
+    _load_weights(model, state["model"], path)
     return model.to(device).eval(), state["history"]
+
+
+_RUN_KEYS = ("model", "optimizer", "config", "step", "history")  # what Trainer.save writes
+
+
+def _read_run(path: str | os.PathLike, device: str | torch.device) -> dict[str, Any]:
+    """A Trainer checkpoint; ValueError naming the file if it is another kind of file."""
+    state = load_checkpoint(path, map_location=device)
+    missing = [key for key in _RUN_KEYS if not isinstance(state, dict) or key not in state]
+    if missing:
+        found = sorted(map(str, state))[:5] if isinstance(state, dict) else type(state).__name__
+        raise ValueError(
+            f"{path} is not an hjepa_lite training checkpoint (no {missing}; it holds "
+            f"{found}); give a run folder or the last.pt that Trainer wrote"
+        )
+    return state
+
+
+def _load_weights(model: HJEPA, weights: Mapping[str, torch.Tensor], path) -> None:
+    """``model.load_state_dict`` with the file named when the tensors do not fit."""
+    try:
+        model.load_state_dict(weights)
+    except (RuntimeError, TypeError) as err:
+        reason = str(err).strip().splitlines()[0]
+        raise ValueError(f"{path}: its weights do not fit its own config: {reason}") from err

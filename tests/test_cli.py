@@ -1,5 +1,8 @@
 """The command line on every shipped config: train one step, then probe the run."""
 
+import json
+import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -33,3 +36,98 @@ def test_probe_rejects_a_non_positive_image_count(capsys):
     with pytest.raises(SystemExit):
         main(["probe", "run", "--images", "0"])
     assert "must be a positive integer" in capsys.readouterr().err
+
+
+def _fails(argv, capsys, match: str) -> None:
+    """The command exits non-zero with ``match`` in its message (argparse: on stderr)."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    message = f"{exit_info.value.code} {capsys.readouterr().err}"
+    assert exit_info.value.code not in (0, None), message
+    assert re.search(match, message), message
+
+
+@pytest.mark.parametrize("option", ["--steps", "--epochs"])
+@pytest.mark.parametrize("value", ["0", "-3", "two"])
+def test_train_rejects_a_length_that_is_not_positive(option, value, tmp_path, capsys):
+    argv = ["train", "--config", "tiny_fpn_add", option, value, "--out", str(tmp_path / "r")]
+    _fails(argv, capsys, "must be a positive integer")
+    assert not (tmp_path / "r").exists()
+
+
+def test_train_refuses_an_out_that_is_a_file_or_cannot_be_a_folder(tmp_path, capsys):
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("keep me")
+    for out, why in ((a_file, "is a file"), (a_file / "run", "not a writable folder")):
+        argv = ["train", "--config", "tiny_fpn_add", "--steps", "1", "--out", str(out)]
+        _fails(argv, capsys, f"--out .*{why}")
+    assert a_file.read_text() == "keep me"
+
+
+def test_probe_checks_k_before_it_loads_anything(capsys):
+    _fails(["probe", "no-such-run", "--k", "0"], capsys, "must be a positive integer")
+    argv = ["probe", "no-such-run", "--images", "40", "--k", "41"]
+    _fails(argv, capsys, r"--k must be between 1 and the number of training images \(40\)")
+
+
+@pytest.fixture
+def one_entry_folder(tmp_path):
+    """A weights folder whose manifest lists one shipped model (files copied)."""
+    from hjepa_lite import pretrained
+
+    data = pretrained.manifest()
+    entry = data["models"]["tiny_pool"]
+    data["models"] = {"tiny_pool": entry}
+    for key in ("file", "history"):
+        shutil.copy(pretrained.weights_folder() / entry[key], tmp_path / entry[key])
+    (tmp_path / "manifest.json").write_text(json.dumps(data))
+    return tmp_path
+
+
+def test_weights_list_reads_the_folder_it_is_given(one_entry_folder, capsys):
+    main(["weights", "list", "--folder", str(one_entry_folder)])
+    table = capsys.readouterr().out
+    assert "| `tiny_pool` |" in table and "1 files" in table and "tiny_fpn_add" not in table
+    main(["weights", "list", "--folder", str(one_entry_folder), "tiny_fpn_add"])
+    assert "weights build tiny_fpn_add" in capsys.readouterr().out
+
+
+def test_weights_check_fails_on_a_missing_or_empty_folder_or_an_unknown_name(
+    one_entry_folder, tmp_path, capsys
+):
+    _fails(["weights", "check", "--folder", str(tmp_path / "nope")], capsys, "no folder")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    _fails(["weights", "check", "--folder", str(empty)], capsys, "no weights in")
+    argv = ["weights", "check", "--folder", str(one_entry_folder), "tiny_fpn_add"]
+    _fails(argv, capsys, r"not in .*\['tiny_fpn_add'\]; there: \['tiny_pool'\]")
+
+
+@pytest.mark.parametrize(
+    ("names", "match"),
+    [
+        (["tiny_nope"], "no shipped config named 'tiny_nope'"),
+        (["tiny_pool", "tiny_nope"], "no shipped config named 'tiny_nope'"),  # before tiny_pool
+        (["../tiny_pool"], "not give a plain file name"),
+    ],
+)
+def test_weights_build_checks_every_name_before_it_trains(names, match, tmp_path, capsys):
+    folder = tmp_path / "weights"
+    _fails(["weights", "build", *names, "--folder", str(folder), "--no-progress"], capsys, match)
+    assert not folder.exists() or not any(folder.iterdir())
+
+
+def test_weights_build_refuses_a_folder_that_is_a_file(tmp_path, capsys):
+    a_file = tmp_path / "weights"
+    a_file.write_text("")
+    argv = ["weights", "build", "tiny_pool", "--folder", str(a_file), "--no-progress"]
+    _fails(argv, capsys, "is a file")
+
+
+@pytest.mark.parametrize("keyword", ["steps", "batch"])
+@pytest.mark.parametrize("value", [0, -1, 2.5])
+def test_load_or_train_rejects_a_length_that_is_not_positive(keyword, value):
+    from hjepa_lite.pretrained import load_or_train
+
+    with pytest.raises(ValueError, match=f"{keyword} must be a positive integer"):
+        load_or_train("tiny_pool", train=True, **{keyword: value})

@@ -2,6 +2,7 @@
 against its manifest (config, sha256, probe numbers)."""
 
 import json
+import shutil
 
 import pytest
 import torch
@@ -78,16 +79,14 @@ def test_a_loaded_model_holds_the_stored_encoder_and_head(built):
 
 
 def test_a_damaged_file_or_an_unknown_name_is_refused_clearly(built, tmp_path):
-    (folder, _), _ = built
+    (folder, _), (entry, _) = built
     with pytest.raises(ValueError, match="no pre-trained weights for 'tiny_nope'.*shipped"):
         pretrained.load_pretrained("tiny_nope", folder)
     damaged = tmp_path / "damaged"
-    damaged.mkdir()
-    for path in folder.iterdir():
-        (damaged / path.name).write_bytes(path.read_bytes())
-    data = bytearray((damaged / "tiny_fpn_add.safetensors").read_bytes())
+    shutil.copytree(folder, damaged)
+    data = bytearray((damaged / entry["file"]).read_bytes())
     data[-1] ^= 1
-    (damaged / "tiny_fpn_add.safetensors").write_bytes(bytes(data))
+    (damaged / entry["file"]).write_bytes(bytes(data))
     with pytest.raises(ValueError, match="does not match its manifest.*weights build"):
         pretrained.load_pretrained("tiny_fpn_add", damaged)
 
@@ -124,3 +123,43 @@ def test_the_manifest_table_shows_the_asked_configs_or_how_to_build_them(built):
     assert "| `tiny_fpn_add` |" in table and "1 files" in table
     missing = pretrained.manifest_table(("tiny_pool",), folder)
     assert "python -m hjepa_lite weights build tiny_pool" in missing
+
+
+@pytest.mark.parametrize("interrupted_write", [0, 1, 2])  # weights, history, manifest
+def test_an_interrupted_build_leaves_the_previous_files_loadable(
+    built, interrupted_write, tmp_path, monkeypatch
+):
+    """Each file is written atomically under a new name and the manifest last, so Ctrl-C at
+    any write leaves the previous build whole; a finished build removes what it replaced."""
+    (folder, _), (before, _) = built
+    work = tmp_path / "weights"
+    shutil.copytree(folder, work)
+    for key, value in {"train_images": 60, "test_images": 30}.items():
+        monkeypatch.setitem(pretrained.PROBE, key, value)
+    writes = []
+
+    def counted(write):
+        def wrapper(*args):
+            if len(writes) == interrupted_write:
+                raise KeyboardInterrupt
+            writes.append(args[-1])
+            return write(*args)
+
+        return wrapper
+
+    for name in ("atomic_write_bytes", "atomic_write_json"):
+        monkeypatch.setattr(pretrained, name, counted(getattr(pretrained, name)))
+    with pytest.raises(KeyboardInterrupt):
+        pretrained.build_weights("tiny_fpn_add", work, False, steps=1)  # other bytes than 2
+    assert pretrained.manifest(work)["models"]["tiny_fpn_add"] == before
+    pretrained.load_pretrained("tiny_fpn_add", work)  # sha256 checked
+    assert len(pretrained.load_history("tiny_fpn_add", work)["loss"]) == 2
+
+    monkeypatch.undo()
+    for key, value in {"train_images": 60, "test_images": 30}.items():
+        monkeypatch.setitem(pretrained.PROBE, key, value)
+    after = pretrained.build_weights("tiny_fpn_add", work, False, steps=1)
+    assert after["sha256"] != before["sha256"]
+    assert len(pretrained.load_history("tiny_fpn_add", work)["loss"]) == 1
+    kept = {p.name for p in work.iterdir()}
+    assert kept == {"manifest.json", after["file"], after["history"]}
