@@ -31,7 +31,7 @@ wants one; a key given twice in one mapping is an error. Schema::
         upsample: bilinear    # bilinear | nearest | transposed_conv (learned 2x2, stride 2)
         bottom_up: false      # PANet: a bottom-up path after the top-down one
     data:
-      dataset: shapes         # shapes | cifar10 | stl10 | imagefolder | photo_crops
+      dataset: shapes         # shapes | cifar10 | stl10 | imagefolder | photo_crops | photo_objects
       root: data              # where real data sets live (relative to the working directory)
       download: false         # let torchvision download cifar10 / stl10 (needs internet)
       augment: true           # I-JEPA's RandomResizedCrop (scale 0.3-1.0) on training images

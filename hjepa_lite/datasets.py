@@ -24,6 +24,7 @@ from torchvision import datasets
 from torchvision.transforms import v2
 
 from .photo_crops import PhotoCropsDataset
+from .photo_objects import PhotoObjectsDataset
 from .shapes import ShapesDataset
 
 __all__ = [
@@ -35,13 +36,14 @@ __all__ = [
     "train_transform",
 ]
 
-DATASETS = ("shapes", "cifar10", "stl10", "imagefolder", "photo_crops")
+DATASETS = ("shapes", "cifar10", "stl10", "imagefolder", "photo_crops", "photo_objects")
 _SPLITS = {
     "shapes": ("train", "test"),
     "cifar10": ("train", "test"),
     "stl10": ("train", "test", "unlabeled", "train+unlabeled"),
     "imagefolder": None,  # any sub-folder of root
     "photo_crops": ("train", "test"),
+    "photo_objects": ("train", "test"),
 }
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -109,6 +111,8 @@ def build_dataset(
         return ShapesDataset(split, img_size, patch_size, transform=transform, fresh=fresh_images)
     if name == "photo_crops":
         return PhotoCropsDataset(split, img_size=img_size, transform=transform)
+    if name == "photo_objects":
+        return PhotoObjectsDataset(split, img_size, patch_size, transform=transform)
     try:
         if name == "cifar10":
             return datasets.CIFAR10(

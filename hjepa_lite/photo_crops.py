@@ -42,8 +42,10 @@ __all__ = [
     "PhotoCropsDataset",
     "photo_dir",
     "photos",
+    "read_photo",
     "render_photo_crops",
     "split_blocks",
+    "split_grid",
 ]
 
 # class name -> its photo in skimage/data (every one of them inside the scikit-image wheel)
@@ -80,25 +82,27 @@ def photo_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "data"
 
 
+def read_photo(file: str) -> torch.Tensor:
+    """One photo of :func:`photo_dir`, uint8 ``(3, h, w)``, resampled to the area of a
+    384 x 384 square (aspect kept); a grey photo repeated to 3 channels."""
+    path = photo_dir() / file
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: reinstall scikit-image")
+    with Image.open(path) as image:
+        image = image.convert("RGB")
+        scale = _SIDE / (image.width * image.height) ** 0.5
+        size = (round(image.width * scale), round(image.height * scale))
+        image = image.resize(size, Image.Resampling.LANCZOS)
+        return torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1)
+
+
 @functools.lru_cache(maxsize=1)
 def photos() -> tuple[torch.Tensor, ...]:
-    """Every class's photo, uint8 ``(3, h, w)``, resampled to the area of a 384 x 384 square
-    (aspect kept); grey photos repeated to 3 channels. Read from :func:`photo_dir` only."""
-    result = []
-    for name in CLASSES:
-        path = photo_dir() / FILES[name]
-        if not path.is_file():
-            raise FileNotFoundError(f"{path} is missing: reinstall scikit-image")
-        with Image.open(path) as image:
-            image = image.convert("RGB")
-            scale = _SIDE / (image.width * image.height) ** 0.5
-            size = (round(image.width * scale), round(image.height * scale))
-            image = image.resize(size, Image.Resampling.LANCZOS)
-            result.append(torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1))
-    return tuple(result)
+    """Every class's photo (:func:`read_photo`), in CLASSES order."""
+    return tuple(read_photo(FILES[name]) for name in CLASSES)
 
 
-def _blocks(height: int, width: int, g: torch.Generator) -> dict[str, list[tuple]]:
+def split_grid(height: int, width: int, g: torch.Generator) -> dict[str, list[tuple]]:
     """The blocks ``(top, bottom, left, right)`` of each split in one photo: a grid of blocks
     of about ``_BLOCK`` pixels, a random quarter of them (at least one) for "test"."""
     ys = torch.linspace(0, height, max(1, round(height / _BLOCK)) + 1).round().long().tolist()
@@ -118,7 +122,7 @@ def split_blocks() -> tuple[dict[str, list[tuple]], ...]:
     """Per photo (in CLASSES order), ``{"train": blocks, "test": blocks}`` with a block
     ``(top, bottom, left, right)`` in the resampled photo; fixed by ``_SPLIT_SEED``."""
     g = torch.Generator().manual_seed(_SPLIT_SEED)
-    return tuple(_blocks(photo.shape[1], photo.shape[2], g) for photo in photos())
+    return tuple(split_grid(photo.shape[1], photo.shape[2], g) for photo in photos())
 
 
 def _randint(low: int, high: int, g: torch.Generator) -> int:

@@ -108,7 +108,7 @@ def test_dataset_items_and_splits():
         ShapesDataset("val")
 
 
-@pytest.mark.parametrize("name", ["shapes", "photo_crops"])
+@pytest.mark.parametrize("name", ["shapes", "photo_crops", "photo_objects"])
 def test_build_dataset_augments_only_training_splits(name):
     train = build_dataset(name, "train", img_size=64)
     test = build_dataset(name, "test", img_size=64)

@@ -1,0 +1,334 @@
+"""Dense probes: which object is in each cell of each pyramid level, read off frozen features.
+
+A global probe asks "which class is this image?" of mean-pooled tokens, where a pyramid cannot
+show what it buys. A dense probe asks it of every cell: a linear map from a cell's feature to
+its label (the class covering at least a quarter of the cell, else background;
+:class:`~hjepa_lite.dense_labels.DenseLabels`), fitted in closed form on training cells and
+scored on test cells, with object accuracy split by object size (small objects only name
+cells of the finest level) and mean IoU.
+
+Feature sources (``SOURCES``), each a map per level ``(n, h_l, w_l, D)``:
+
+* ``targets``: :meth:`HJEPA.extract_features`, the target branch (with ``targets: pooled``
+  the pooled EMA encoder tokens, for every config);
+* ``fpn``: :meth:`HJEPA.online_levels`, the trained hierarchy head (the FPN) on the encoder's
+  tokens of the whole image;
+* ``encoder``: the EMA encoder's tokens, finest level only;
+* ``hypercolumn``: the parameter-free pyramid of those tokens, every level resized (nearest)
+  to the finest grid and concatenated, finest level only: what an FPN must beat to be worth
+  its parameters;
+* ``simple_pyramid``: ViTDet's simple feature pyramid without its learned layers: the last
+  layer's tokens at the finest level and max-pooled by ``2**l`` at level ``l``;
+* ``pixels``: each cell's pixels averaged to a 4 x 4 grid (48 numbers), every level.
+
+Every source but pixels is measured on trained weights and on the same architecture at
+random init (:func:`probe_dense` with the untrained model), so a number says what training
+added.
+
+    >>> rows = probe_dense(model, train_set, test_set, sources=("targets", "fpn"))
+    >>> rows += probe_dense(untrained_like(model), train_set, test_set, ("targets", "fpn"))
+    >>> print(format_dense_table(rows))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+from torch.utils.data import DataLoader, Dataset
+
+from .dense_labels import BACKGROUND, DenseLabels
+
+__all__ = [
+    "PIXEL_GRID",
+    "SOURCES",
+    "DenseResult",
+    "dense_features",
+    "dense_truth",
+    "fit_dense_probe",
+    "format_dense_table",
+    "probe_dense",
+    "score_dense",
+    "source_levels",
+    "untrained_like",
+]
+
+SOURCES = ("targets", "fpn", "encoder", "hypercolumn", "simple_pyramid", "pixels")
+FINEST_ONLY = ("encoder", "hypercolumn")  # sources with one level, the finest
+PIXEL_GRID = 4  # the pixels source: each cell's pixels averaged to a 4 x 4 grid
+RIDGE = 1e-2  # as the global linear probe (:func:`hjepa_lite.evaluate.linear_probe_predict`)
+_ROWS = 16_384  # cells per chunk of the normal equations
+
+
+def _grid(tokens: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """``(B, h*w, D) -> (B, h, w, D)``."""
+    return rearrange(tokens, "b (h w) d -> b h w d", h=size[0], w=size[1])
+
+
+def source_levels(
+    model, images: torch.Tensor, source: str, tokens: torch.Tensor | None = None
+) -> list[torch.Tensor]:
+    """The feature maps of one source for a batch: ``[(B, h_l, w_l, D)]``, finest first
+    (one entry for the sources in ``FINEST_ONLY``). ``tokens``: the batch's
+    :meth:`HJEPA.target_tokens` if already computed (several sources share them)."""
+    if source not in SOURCES:
+        raise ValueError(f"source={source!r} is not a dense source; valid choices: {SOURCES}")
+    sizes = list(model.hierarchy.level_sizes)
+    if source == "fpn":
+        return [_grid(x, s) for x, s in zip(model.online_levels(images), sizes, strict=True)]
+    if source == "pixels":
+        return [
+            rearrange(
+                F.adaptive_avg_pool2d(images, (h * PIXEL_GRID, w * PIXEL_GRID)),
+                "b c (h i) (w j) -> b h w (c i j)",
+                i=PIXEL_GRID,
+                j=PIXEL_GRID,
+            )
+            for h, w in sizes
+        ]
+    flat = model.target_tokens(images) if tokens is None else tokens  # (B, N, D), layer-normed
+    if source == "targets":  # what extract_features(images, level) returns, every level
+        return [_grid(x, s) for x, s in zip(model.target_pyramid(flat), sizes, strict=True)]
+    if source == "encoder":
+        return [_grid(flat, sizes[0])]
+    if source == "simple_pyramid":
+        maps = rearrange(flat, "b (h w) d -> b d h w", h=sizes[0][0])
+        pooled = [F.max_pool2d(maps, 2**level, ceil_mode=True) for level in range(len(sizes))]
+        return [rearrange(x, "b d h w -> b h w d") for x in pooled]
+    # hypercolumn: the parameter-free pyramid, every level resized to the finest grid
+    upsampled = [
+        F.interpolate(rearrange(x, "b (h w) d -> b d h w", h=s[0]), size=sizes[0])
+        for x, s in zip(model.hierarchy.pooled_levels(flat), sizes, strict=True)
+    ]
+    return [rearrange(torch.cat(upsampled, 1), "b d h w -> b h w d")]
+
+
+@torch.no_grad()
+def dense_features(
+    model, dataset: Dataset, sources: Sequence[str] = SOURCES, batch_size: int = 128
+) -> dict[str, list[torch.Tensor]]:
+    """Every source's feature maps of a whole data set, ``{source: [(n, h_l, w_l, D)]}``
+    float32, in one pass over the data (the encoder runs once per batch for all sources)."""
+    model.eval()
+    device = next(model.parameters()).device
+    batches = {source: [] for source in sources}
+    for images, _ in DataLoader(dataset, batch_size=batch_size, shuffle=False):
+        images = images.to(device)
+        tokens = model.target_tokens(images)
+        for source in sources:
+            levels = source_levels(model, images, source, tokens)
+            batches[source].append([x.float().cpu() for x in levels])
+    return {
+        source: [torch.cat(level) for level in zip(*maps, strict=True)]
+        for source, maps in batches.items()
+    }
+
+
+def dense_truth(dataset: Dataset) -> DenseLabels:
+    """The per-pixel truth of a data set; ValueError if it has none."""
+    truth = getattr(dataset, "dense", None)
+    if not isinstance(truth, DenseLabels):
+        raise ValueError(
+            f"{type(dataset).__name__} has no per-cell labels (no .dense): a dense probe needs "
+            "a data set with per-pixel truth, e.g. ShapesDataset or PhotoObjectsDataset"
+        )
+    return truth
+
+
+def untrained_like(model, seed: int = 0):
+    """The same architecture at the initial weights a Trainer with ``train.seed = seed``
+    starts from (eval mode); the caller's random state is left as it was."""
+    from .hjepa import build_model
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build_model(model.config).eval()
+
+
+def _design(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    x = (x - mean) / std
+    return torch.cat([x, torch.ones(len(x), 1)], 1).double()
+
+
+def fit_dense_probe(
+    features: torch.Tensor, labels: torch.Tensor, num_labels: int, ridge: float = RIDGE
+):
+    """A class-balanced closed-form linear probe on cells: ``features`` ``(m, D)``,
+    ``labels`` ``(m,)`` in ``0..num_labels-1``. Each label's cells carry equal total weight
+    (background would otherwise win every cell); standardised features, ridge ``ridge``
+    times the total weight. Returns ``predict(features) -> labels``."""
+    mean, std = features.mean(0), features.std(0) + 1e-6
+    counts = torch.bincount(labels, minlength=num_labels).double()
+    weight = (1.0 / counts.clamp(min=1))[labels]
+    weight = weight * len(labels) / weight.sum()
+    dim = features.shape[1] + 1
+    gram = torch.zeros(dim, dim, dtype=torch.float64)
+    moment = torch.zeros(dim, num_labels, dtype=torch.float64)
+    for start in range(0, len(labels), _ROWS):
+        rows = slice(start, start + _ROWS)
+        a = _design(features[rows], mean, std)
+        weighted = a * weight[rows, None]
+        gram += weighted.T @ a
+        moment += weighted.T @ F.one_hot(labels[rows], num_labels).double()
+    gram += ridge * len(labels) * torch.eye(dim, dtype=torch.float64)
+    weights = torch.linalg.solve(gram, moment)
+
+    def predict(x: torch.Tensor) -> torch.Tensor:
+        return torch.cat(
+            [
+                (_design(x[i : i + _ROWS], mean, std) @ weights).argmax(1)
+                for i in range(0, len(x), _ROWS)
+            ]
+        )
+
+    return predict
+
+
+@dataclass(frozen=True)
+class DenseResult:
+    """One dense probe: ``objects`` = accuracy on object cells (``"all"`` and per size name),
+    ``background`` = accuracy on background cells, ``miou`` = mean IoU over background and
+    every class, ``miou_by_size[s]`` = mean IoU over the classes counting only background
+    cells and cells of objects of size ``s``; ``cells[s]`` = test cells of each size. In %."""
+
+    source: str
+    level: int
+    objects: dict[str, float]
+    background: float
+    miou: float
+    miou_by_size: dict[str, float]
+    cells: dict[str, int]
+
+
+def _miou(predicted: torch.Tensor, truth: torch.Tensor, labels: Sequence[int]) -> float:
+    ious = []
+    for label in labels:
+        union = ((predicted == label) | (truth == label)).sum()
+        if union:
+            ious.append((((predicted == label) & (truth == label)).sum() / union).item())
+    return 100 * sum(ious) / max(1, len(ious))
+
+
+def score_dense(
+    predicted: torch.Tensor,
+    labels: torch.Tensor,
+    sizes: torch.Tensor,
+    size_names: Sequence[str],
+    num_labels: int,
+    source: str = "",
+    level: int = 0,
+) -> DenseResult:
+    """Score cell predictions against their truth (flat tensors of one level)."""
+    correct = (predicted == labels).float()
+    objects, background = labels != BACKGROUND, labels == BACKGROUND
+    by_size = {"all": 100 * correct[objects].mean().item() if objects.any() else float("nan")}
+    miou_by_size, cells = {}, {"all": int(objects.sum())}
+    for index, name in enumerate(size_names):
+        chosen = sizes == index
+        cells[name] = int(chosen.sum())
+        by_size[name] = 100 * correct[chosen].mean().item() if chosen.any() else float("nan")
+        keep = chosen | background
+        miou_by_size[name] = (
+            _miou(predicted[keep], labels[keep], range(1, num_labels))
+            if chosen.any()
+            else float("nan")
+        )
+    return DenseResult(
+        source,
+        level,
+        by_size,
+        100 * correct[background].mean().item(),
+        _miou(predicted, labels, range(num_labels)),
+        miou_by_size,
+        cells,
+    )
+
+
+def _check_levels(model, source: str, levels: Sequence[int] | None) -> list[int]:
+    available = 1 if source in FINEST_ONLY else model.num_levels
+    levels = list(range(available)) if levels is None else list(levels)
+    for level in levels:
+        if isinstance(level, bool) or not isinstance(level, int) or not 0 <= level < available:
+            raise ValueError(
+                f"level={level!r} is out of range for source {source!r}: valid 0..{available - 1}"
+            )
+    return levels
+
+
+def probe_dense(
+    model,
+    train_set: Dataset,
+    test_set: Dataset,
+    sources: Sequence[str] = SOURCES,
+    levels: Sequence[int] | None = None,
+    ridge: float = RIDGE,
+) -> list[DenseResult]:
+    """The dense probe of every source and level (``levels`` None: all a source has).
+
+    Everything is checked before a feature is computed: the sources, the levels, that both
+    data sets have per-pixel truth at the model's image size, and that the patch divides it.
+    """
+    for source in sources:
+        if source not in SOURCES:
+            raise ValueError(f"source={source!r} is not a dense source; valid choices: {SOURCES}")
+    chosen = {source: _check_levels(model, source, levels) for source in sources}
+    truths = [dense_truth(train_set), dense_truth(test_set)]
+    encoder = model.context_encoder
+    side = (encoder.img_size, encoder.img_size)
+    for truth in truths:
+        if truth.image_size != side:
+            raise ValueError(
+                f"the data set's images are {truth.image_size}, the model's {side}: render it "
+                f"at img_size={encoder.img_size}"
+            )
+    cells = {
+        level: [t.cells(encoder.patch_size, level) for t in truths]
+        for level in range(model.num_levels)
+    }
+    num_labels = 1 + len(truths[0].classes)
+    features = [dense_features(model, data, sources) for data in (train_set, test_set)]
+    rows = []
+    for source in sources:
+        train, test = features[0][source], features[1][source]
+        for level in chosen[source]:
+            (train_y, _), (test_y, test_sizes) = cells[level]
+            if train[level].shape[1:3] != train_y.shape[1:]:
+                raise ValueError(
+                    f"level {level}'s grid {tuple(train[level].shape[1:3])} is not the label "
+                    f"grid {tuple(train_y.shape[1:])}"
+                )
+            predict = fit_dense_probe(
+                train[level].flatten(0, 2), train_y.flatten(), num_labels, ridge
+            )
+            predicted = predict(test[level].flatten(0, 2))
+            rows.append(
+                score_dense(
+                    predicted,
+                    test_y.flatten(),
+                    test_sizes.flatten(),
+                    truths[1].sizes,
+                    num_labels,
+                    source,
+                    level,
+                )
+            )
+    return rows
+
+
+def format_dense_table(rows: Sequence[DenseResult], names: Sequence[str] = ()) -> str:
+    """A Markdown table of dense results (``names[i]`` labels row ``i``, e.g. a model)."""
+    sizes = [key for key in rows[0].objects if key != "all"] if rows else []
+    head = ["model", "source", "level", "objects", *sizes, "background", "mIoU"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * 3 + "---:|" * (len(head) - 3)]
+    for index, row in enumerate(rows):
+        name = names[index] if index < len(names) else ""
+        values = [row.objects["all"], *(row.objects[s] for s in sizes), row.background, row.miou]
+        lines.append(
+            f"| {name} | {row.source} | {row.level} | "
+            + " | ".join("-" if v != v else f"{v:.1f}" for v in values)
+            + " |"
+        )
+    return "\n".join(lines)
