@@ -17,14 +17,15 @@ from packaging.version import Version
 
 REPO = Path(__file__).parent.parent
 LOCK = REPO / "requirements-lock.txt"
+SITE_LOCK = REPO / "requirements-site-lock.txt"  # installed on top of LOCK by make site
 # What torch pulls in on Linux only: none of it exists for macOS.
 LINUX_ONLY = ("nvidia-", "cuda-", "triton")
 
 
-def lock_entries() -> list[Requirement]:
-    """Every pin of the lock: ``name==version``, with its marker (None when unconditional)."""
+def lock_entries(lock: Path = LOCK) -> list[Requirement]:
+    """Every pin of a lock: ``name==version``, with its marker (None when unconditional)."""
     entries = []
-    for line in LOCK.read_text().splitlines():
+    for line in lock.read_text().splitlines():
         line = line.split("#")[0].strip()
         if line:
             entries.append(Requirement(line))
@@ -37,10 +38,10 @@ def pinned_version(requirement: Requirement) -> Version:
     return Version(spec.version)
 
 
-def lock_pins() -> dict[str, set[Version]]:
-    """``{normalised name: the versions the lock pins it at}`` (two only under markers)."""
+def lock_pins(lock: Path = LOCK) -> dict[str, set[Version]]:
+    """``{normalised name: the versions a lock pins it at}`` (two only under markers)."""
     pins = defaultdict(set)
-    for requirement in lock_entries():
+    for requirement in lock_entries(lock):
         pins[canonicalize_name(requirement.name)].add(pinned_version(requirement))
     return pins
 
@@ -50,6 +51,18 @@ def test_every_lock_line_is_one_exact_pin():
     assert len(entries) >= 100
     for requirement in entries:
         pinned_version(requirement)
+
+
+def test_the_site_lock_keeps_every_pin_of_the_main_lock():
+    """make site installs its lock into the same .venv: a package both pin must have the same
+    version, or building the site would swap, e.g., ipykernel 6 for the 7 that drops execute
+    requests (pyproject.toml). Recompile with make site-lock after make lock."""
+    main, site = lock_pins(), lock_pins(SITE_LOCK)
+    assert len(site) >= 30
+    differ = {
+        name: (main[name], site[name]) for name in site if name in main and main[name] != site[name]
+    }
+    assert not differ, f"requirements-site-lock.txt disagrees with requirements-lock.txt: {differ}"
 
 
 def test_lock_pins_the_torch_pair_that_works_here():
