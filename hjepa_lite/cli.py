@@ -2,6 +2,7 @@
 
 python -m hjepa_lite train --config configs/tiny_fpn_add.yaml --steps 800 --out runs/add
 python -m hjepa_lite probe runs/add --baselines
+python -m hjepa_lite probe tiny_pool tiny_fpn_add --dense --dataset photo_objects --baselines
 python -m hjepa_lite params configs/tiny_fpn_add.yaml configs/seed_fpn_add.yaml
 python -m hjepa_lite weights build tiny_fpn_add     # reproduce a shipped pre-trained file
 python -m hjepa_lite weights check                  # every shipped file against its manifest
@@ -16,10 +17,13 @@ from pathlib import Path
 
 from .checkpoint import check_writable_folder
 from .config import Config, load_config
+from .dense_probe import SOURCES
 from .hjepa import create_hjepa_from_config
 from .params import parameter_breakdown
 
 __all__ = ["main"]
+
+DENSE_SHAPES_IMAGES = 1000  # Shapes images per split of probe --dense (cells: 64 per image)
 
 
 def _params(args: argparse.Namespace) -> None:
@@ -54,42 +58,95 @@ def _train(args: argparse.Namespace) -> None:
         print(f"checkpoint: {trainer.checkpoint_path}")
 
 
-def _probe(args: argparse.Namespace) -> None:
-    import torch
+def _load(run: str):
+    """(model, the seed it trained with) from a run folder, a checkpoint file or a shipped
+    name (paths first)."""
+    from . import pretrained
+    from .trainer import load_trained, trained_config
 
+    if Path(run).exists():
+        return load_trained(run)[0], trained_config(run).train.seed
+    names = sorted(pretrained.manifest()["models"])
+    if run in names:
+        return pretrained.load_pretrained(run), pretrained.RECIPE["seed"]
+    raise ValueError(
+        f"{run!r} is neither a run folder, a checkpoint file nor a shipped name {names}"
+    )
+
+
+def _init_seed(args: argparse.Namespace, trained_seed: int) -> int:
+    """--seed, else the seed the run trained with: the baseline is its initial weights."""
+    return trained_seed if args.seed is None else args.seed
+
+
+def _probe_sets(dataset: str, key: tuple[int, int], images: int | None):
+    """(train, test) of ``dataset`` at (image size, patch size) ``key``."""
     from .datasets import eval_transform
-    from .evaluate import format_probe_table, pixel_features, probe_levels, probe_model
-    from .hjepa import build_model
-    from .shapes import SIZES, SPLITS, ShapesDataset
-    from .trainer import load_trained
+    from .photo_objects import PhotoObjectsDataset
+    from .shapes import ShapesDataset
 
-    train_images = args.images or SPLITS["train"][0]  # (images, seed) per split
-    if not 1 <= args.k <= train_images:
+    transform = eval_transform(key[0])
+    if dataset == "photo_objects":
+        return [
+            PhotoObjectsDataset(split, *key, transform=transform) for split in ("train", "test")
+        ]
+    return [
+        ShapesDataset(split, *key, num_images=images, transform=transform)
+        for split in ("train", "test")
+    ]
+
+
+def _probe(args: argparse.Namespace) -> None:
+    from .dense_probe import format_dense_table, probe_dense, untrained_like
+    from .evaluate import format_probe_table, pixel_features, probe_levels, probe_model
+    from .photo_objects import SPLITS as PHOTO_SPLITS
+    from .shapes import SIZES, SPLITS
+
+    if args.dataset == "photo_objects" and args.images:
+        raise ValueError("--images is for Shapes; photo_objects has fixed splits (3000 / 900)")
+    images = args.images or (DENSE_SHAPES_IMAGES if args.dense else None)
+    splits = PHOTO_SPLITS if args.dataset == "photo_objects" else SPLITS
+    train_images = images or splits["train"][0]  # (images, seed) per split
+    if not args.dense and not 1 <= args.k <= train_images:  # --dense has no kNN
         raise ValueError(
             f"--k must be between 1 and the number of training images ({train_images}); "
             f"got {args.k}"
         )
-    rows, first, data = [], None, {}
+    rows, names, first, data = [], [], None, {}
     for run in args.runs:
-        model, _ = load_trained(run)
+        model, trained_seed = _load(run)
         # the built encoder's sizes: a config may leave patch_size null (the timm model's)
         encoder = model.context_encoder
         key = (encoder.img_size, encoder.patch_size)
         if key not in data:
-            data[key] = [
-                ShapesDataset(split, *key, num_images=args.images, transform=eval_transform(key[0]))
-                for split in ("train", "test")
-            ]
-        rows += probe_model(model, *data[key], name=str(run), k=args.k)
-        first = first or (model.config, key)
+            data[key] = _probe_sets(args.dataset, key, images)
+        models = [(str(run), model)]
+        if args.baselines and args.dense:
+            models.append((f"{run} at init", untrained_like(model, _init_seed(args, trained_seed))))
+        for name, chosen in models:
+            if args.dense:
+                found = probe_dense(chosen, *data[key], sources=args.sources)
+                rows += found
+                names += [name] * len(found)
+            else:
+                rows += probe_model(chosen, *data[key], name=name, k=args.k)
+        first = first or (model, key, trained_seed)
     if args.baselines:
-        config, key = first
+        model, key, trained_seed = first
         train, test = data[key]
-        torch.manual_seed(args.seed)
-        rows += probe_model(build_model(config), train, test, name="random init", k=args.k)
-        features = [pixel_features(d) for d in (train, test)]
-        rows += probe_levels(*features, name="pixels 16x16", k=args.k)
-    print(format_probe_table(rows, SIZES))
+        if args.dense:
+            found = probe_dense(model, train, test, sources=("pixels",))
+            rows += found
+            names += ["pixels"] * len(found)
+        else:
+            init = untrained_like(model, _init_seed(args, trained_seed))
+            rows += probe_model(init, train, test, name="random init", k=args.k)
+            features = [pixel_features(d) for d in (train, test)]
+            rows += probe_levels(*features, name="pixels 16x16", k=args.k)
+    if args.dense:
+        print(format_dense_table(rows, names))
+    else:
+        print(format_probe_table(rows, SIZES if args.dataset == "shapes" else ()))
 
 
 def _weights(args: argparse.Namespace) -> None:
@@ -173,16 +230,38 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(run=_train)
 
     probe = commands.add_parser(
-        "probe", help="kNN and linear probe per level of trained runs on the Shapes test split"
+        "probe",
+        help="linear and kNN probe per level (global label, or per cell with --dense) of "
+        "trained runs or shipped models on a test split",
     )
-    probe.add_argument("runs", nargs="+", help="run folders or checkpoint files")
-    probe.add_argument("--baselines", action="store_true", help="add random init and pixels")
+    probe.add_argument("runs", nargs="+", help="run folders, checkpoint files or shipped names")
+    probe.add_argument(
+        "--dense", action="store_true", help="a linear probe per cell (objects by size, mIoU)"
+    )
+    probe.add_argument(
+        "--dataset", choices=("shapes", "photo_objects"), default="shapes", help="probe data"
+    )
+    probe.add_argument(
+        "--sources",
+        nargs="+",
+        choices=SOURCES,
+        default=["targets", "fpn", "hypercolumn"],
+        help="--dense: feature sources (default: targets fpn hypercolumn)",
+    )
+    probe.add_argument(
+        "--baselines",
+        action="store_true",
+        help="add random init (--dense: each run's own) and pixels",
+    )
     probe.add_argument("--k", type=_positive_int, default=20, help="neighbours of the kNN probe")
-    probe.add_argument("--seed", type=int, default=0, help="seed of the random-init baseline")
+    probe.add_argument(
+        "--seed", type=int, help="seed of the random-init baseline (default: the run's)"
+    )
     probe.add_argument(
         "--images",
         type=_positive_int,
-        help="Shapes images per split (default: 6000 train, 1800 test)",
+        help=f"Shapes images per split (default: 6000 train, 1800 test; "
+        f"--dense: {DENSE_SHAPES_IMAGES} each)",
     )
     probe.set_defaults(run=_probe)
 

@@ -288,6 +288,14 @@ def probe_dense(
         level: [t.cells(encoder.patch_size, level) for t in truths]
         for level in range(model.num_levels)
     }
+    for level, size in enumerate(model.hierarchy.level_sizes):
+        grid = tuple(cells[level][0][0].shape[1:])
+        if tuple(size) != grid:
+            raise ValueError(
+                f"level {level} of this model is a {tuple(size)} grid, the image's cells "
+                f"{grid}: a dense probe needs 2-D pooling (model.pooling "
+                f"{model.config.pooling!r} groups tokens of a flattened sequence)"
+            )
     num_labels = 1 + len(truths[0].classes)
     features = [dense_features(model, data, sources) for data in (train_set, test_set)]
     rows = []

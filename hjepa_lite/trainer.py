@@ -395,6 +395,15 @@ def load_trained(path: str | os.PathLike, device: str = "cpu") -> tuple[HJEPA, d
     return model.to(device).eval(), state["history"]
 
 
+def trained_config(path: str | os.PathLike) -> Config:
+    """The config a checkpoint file or run folder was trained with (its ``train.seed`` names
+    the initial weights: :func:`hjepa_lite.dense_probe.untrained_like`)."""
+    path = Path(path)
+    return Config.from_dict(
+        _read_run(path / CHECKPOINT if path.is_dir() else path, "cpu")["config"]
+    )
+
+
 _RUN_KEYS = ("model", "optimizer", "config", "step", "history")  # what Trainer.save writes
 
 

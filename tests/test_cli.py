@@ -30,6 +30,13 @@ def test_every_config_trains_one_step_and_probes(path, tmp_path, capsys):
     main(["probe", str(run), "--baselines", "--images", "40", "--k", "5"])
     table = capsys.readouterr().out
     assert "random init" in table and "pixels" in table
+    dense = ["probe", str(run), "--dense", "--images", "8", "--sources", "targets", "--baselines"]
+    if config["model"].get("pooling") == "1d_seed":  # levels of a flattened sequence: no cells
+        _fails(dense, capsys, "a dense probe needs 2-D pooling")
+        return
+    main(dense)
+    table = capsys.readouterr().out
+    assert f"| {run} at init | targets | 0 |" in table and "| pixels | pixels | 0 |" in table
 
 
 def test_probe_rejects_a_non_positive_image_count(capsys):
@@ -68,6 +75,46 @@ def test_probe_checks_k_before_it_loads_anything(capsys):
     _fails(["probe", "no-such-run", "--k", "0"], capsys, "must be a positive integer")
     argv = ["probe", "no-such-run", "--images", "40", "--k", "41"]
     _fails(argv, capsys, r"--k must be between 1 and the number of training images \(40\)")
+
+
+def test_probe_dense_on_a_shipped_name_equals_the_library(capsys):
+    """probe --dense reads a shipped name, adds the run's own init and pixels, and prints
+    exactly what probe_dense gives."""
+    from hjepa_lite.datasets import eval_transform
+    from hjepa_lite.dense_probe import format_dense_table, probe_dense, untrained_like
+    from hjepa_lite.pretrained import RECIPE, load_pretrained
+    from hjepa_lite.shapes import ShapesDataset
+
+    argv = ["probe", "tiny_fpn_add", "--dense", "--images", "40", "--baselines"]
+    main([*argv, "--sources", "targets", "fpn"])
+    printed = capsys.readouterr().out.strip()
+    model = load_pretrained("tiny_fpn_add")
+    data = [
+        ShapesDataset(s, 64, 8, num_images=40, transform=eval_transform(64))
+        for s in ["train", "test"]
+    ]
+    sources = ("targets", "fpn")
+    rows = probe_dense(model, *data, sources)
+    init = probe_dense(untrained_like(model, RECIPE["seed"]), *data, sources)
+    pixels = probe_dense(model, *data, ("pixels",))
+    names = ["tiny_fpn_add"] * 6 + ["tiny_fpn_add at init"] * 6 + ["pixels"] * 3
+    assert printed == format_dense_table(rows + init + pixels, names)
+
+
+@pytest.mark.parametrize(
+    "argv, match",
+    [
+        (["probe", "no-such-run", "--images", "40"], "neither a run folder.*'tiny_pool'"),
+        (["probe", "tiny_pool", "--dense", "--sources", "edges"], "invalid choice: 'edges'"),
+        (["probe", "tiny_pool", "--dataset", "cifar10"], "invalid choice: 'cifar10'"),
+        (
+            ["probe", "tiny_pool", "--dataset", "photo_objects", "--images", "40"],
+            "--images is for Shapes",
+        ),
+    ],
+)
+def test_probe_names_what_is_wrong(argv, match, capsys):
+    _fails(argv, capsys, match)
 
 
 @pytest.fixture

@@ -106,3 +106,21 @@ def test_bad_input_is_named_before_any_feature(model):
         probe_dense(model, shapes, shapes, sources=("encoder",), levels=[1])
     with pytest.raises(ValueError, match=r"images are \(64, 64\), the model's \(32, 32\)"):
         probe_dense(model, ShapesDataset("test", 64, 8, num_images=10), shapes)
+
+
+def test_a_model_with_1d_pooling_is_refused_before_any_feature(monkeypatch):
+    """The seed's 1-D pooling groups tokens of the flattened sequence: its levels are no grid
+    of the image's cells, so there is nothing to label per cell."""
+    torch.manual_seed(0)
+    flat = create_hjepa(
+        "vit_tiny_patch16_224", img_size=32, patch_size=8, depth=1, use_fpn=False,
+        predictor_depth=1, num_hierarchies=2, targets="pooled", pooling="1d_seed",
+    ).eval()  # fmt: skip
+
+    def no_features(*args, **kwargs):
+        raise AssertionError("features were computed before the refusal")
+
+    monkeypatch.setattr("hjepa_lite.dense_probe.dense_features", no_features)
+    shapes = ShapesDataset("test", 32, 8, num_images=4)
+    with pytest.raises(ValueError, match=r"needs 2-D pooling \(model.pooling '1d_seed'"):
+        probe_dense(flat, shapes, shapes, sources=("targets",))
