@@ -39,7 +39,6 @@ NOTEBOOK_PART = [
     "--only-rerun",
     "timed out while it was being executed",
     "notebooks",
-    "tests/test_exercise_solutions.py",
     "tests/test_notebook_outputs.py",
 ]
 SUMMARY = re.compile(r"^=+ (.* in [\d.]+s.*) =+$", re.M)

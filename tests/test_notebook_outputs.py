@@ -1,9 +1,14 @@
-"""What nbmake does not check: errors stored inside widget state, and plots without a picture.
+"""What nbmake does not check: errors stored inside widget state, plots without a picture,
+and exercise solutions that fail their own checks.
 
-nbmake passes a notebook whose widget callback failed (the traceback lands in the widget's
-state, not in a cell's outputs) and a plotting cell that drew nothing. Here every notebook
-is executed (fast mode, in a temporary copy of the repository's notebooks and configs) with
-widget state stored, and the executed notebook is inspected.
+nbmake runs every notebook as a learner gets it (stubs left empty: every check must handle
+an unanswered exercise), and passes a notebook whose widget callback failed (the traceback
+lands in the widget's state, not in a cell's outputs) or whose plotting cell drew nothing.
+Here every notebook is executed once more (fast mode, in a temporary copy of the
+repository's notebooks and configs) the way a learner who copied every folded code solution
+would run it, with widget state stored: a solution replaces its stub cell (``return None  #
+your code``), or, for an ``answer = None  # your answer`` exercise, runs just before the
+check. The executed notebook is inspected, and every check must say "Correct!".
 """
 
 import json
@@ -27,6 +32,56 @@ WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 PLOTS = re.compile(r"plt\.show\(\)|\bplot_(levels|history|comparison)\(")
 # Marks the error messages FusionWidget shows in its status line.
 WIDGET_ERROR = "hjepa-error"
+SOLUTION = re.compile(r"<summary>Show solution</summary>\s*```python\n(.*?)```", re.S)
+CHECK = "# --- check ---"
+
+
+def with_solutions(nb: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, list[int]]:
+    """A copy of ``nb`` with every code solution filled in, and the indices of their checks."""
+    nb = nbformat.from_dict(nb)
+    checks = []
+    for index, cell in enumerate(nb.cells):
+        found = SOLUTION.search(cell.source) if cell.cell_type == "markdown" else None
+        if found is None:
+            continue
+        solution = found.group(1).strip()
+        stub = next(c for c in range(index + 1, len(nb.cells)) if nb.cells[c].cell_type == "code")
+        source = nb.cells[stub].source
+        if CHECK in source:  # answer = None  # your answer, then the check, in one cell
+            before, after = source.split(CHECK, 1)
+            nb.cells[stub].source = f"{before}\n{solution}\n{CHECK}{after}"
+            checks.append(stub)
+        else:  # a stub to replace; its check is the next code cell
+            assert "your code" in source, f"cell {stub} is neither a stub nor a check"
+            nb.cells[stub].source = solution
+            check = next(
+                c for c in range(stub + 1, len(nb.cells)) if nb.cells[c].cell_type == "code"
+            )
+            assert nb.cells[check].source.startswith(CHECK), f"cell {check} is not a check"
+            checks.append(check)
+    return nb, checks
+
+
+def printed(cell: nbformat.NotebookNode) -> str:
+    return "".join(out.get("text", "") for out in cell.outputs if out.output_type == "stream")
+
+
+def test_with_solutions_fills_stubs_and_answers():
+    md = "## Exercise\n<details><summary>Show solution</summary>\n\n```python\n{}\n```\n</details>"
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_markdown_cell(md.format("answer = 2")),
+            nbformat.v4.new_code_cell(f"answer = None  # your answer\n\n{CHECK}\nprint(answer)"),
+            nbformat.v4.new_markdown_cell(md.format("def f():\n    return 1")),
+            nbformat.v4.new_code_cell("def f():\n    return None  # your code"),
+            nbformat.v4.new_code_cell(f"{CHECK}\nprint(f())"),
+        ]
+    )
+    filled, checks = with_solutions(nb)
+    assert checks == [1, 4]
+    assert filled.cells[1].source.index("answer = 2") < filled.cells[1].source.index(CHECK)
+    assert filled.cells[3].source == "def f():\n    return 1"
+    assert nb.cells[3].source.endswith("# your code")  # the original is left as it was
 
 
 def _widget_outputs(state: dict) -> dict[str, list[dict]]:
@@ -114,11 +169,16 @@ def workdir(tmp_path_factory):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_executed_notebook_has_no_hidden_errors_and_every_plot_shows(path, workdir, monkeypatch):
+def test_a_solved_notebook_shows_no_hidden_error_every_plot_and_correct_checks(
+    path, workdir, monkeypatch
+):
     monkeypatch.setenv("HJEPA_FAST", os.environ.get("HJEPA_FAST", "1"))
-    nb = nbformat.read(workdir / path.name, as_version=4)
+    nb, checks = with_solutions(nbformat.read(workdir / path.name, as_version=4))
     nb = run_notebook(nb, workdir, store_widget_state=True)
     assert problems(nb) == []
+    for index in checks:
+        text = printed(nb.cells[index])
+        assert "Correct!" in text, f"cell {index}: the solution fails its check:\n{text}"
 
 
 # -- the checker itself must be able to fail --------------------------------------------
