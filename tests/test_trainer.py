@@ -255,20 +255,23 @@ from hjepa_lite.trainer import Trainer
 import yaml
 
 class Images(torch.utils.data.Dataset):
-    def __init__(self, poisoned):
+    def __init__(self):
         self.images = torch.randn(32, 3, 32, 32)
-        if poisoned:
-            self.images[:] = float("nan")
     def __len__(self):
         return len(self.images)
     def __getitem__(self, i):
         return self.images[i], 0
 
+def poison_rank_1_after_two_steps(trainer):
+    if trainer.step == 2 and os.environ["RANK"] == "1":
+        images[:] = float("nan")
+
 config = yaml.safe_load(open(sys.argv[1]))
-poisoned = os.environ["RANK"] == "1" and len(sys.argv) > 2
-trainer = Trainer(config, out_dir=sys.argv[1] + ".run", progress=False, dataset=Images(poisoned))
+data = Images()
+images = data.images
+trainer = Trainer(config, out_dir=sys.argv[1] + ".run", progress=False, dataset=data)
 try:
-    trainer.fit()
+    trainer.fit(callback=poison_rank_1_after_two_steps)
 except FloatingPointError as error:
     print(f"rank {os.environ['RANK']} stopped: {error}", flush=True)
     raise
@@ -277,27 +280,22 @@ except FloatingPointError as error:
 
 @pytest.mark.slow
 def test_a_nan_on_one_rank_stops_every_rank_with_the_same_error(tmp_path):
-    """Rank 1 is fed NaN images: both ranks must raise at the same step (none may wait in the
-    gradient all-reduce), and the checkpoint of the clean steps stays intact."""
+    """Rank 1's images turn to NaN after two clean steps: both ranks must raise at the same
+    step (none may wait in the gradient all-reduce), and the checkpoint of the clean steps
+    stays intact."""
     script, config = tmp_path / "nan_rank.py", tmp_path / "tiny.yaml"
     script.write_text(NAN_ON_RANK_1)
-    cfg = tiny_config(steps=2)
+    cfg = tiny_config(steps=4)
     cfg["model"]["img_size"] = 32
     cfg["data"]["batch_size"] = 4
+    cfg["train"]["checkpoint_every"] = 2
     config.write_text(yaml.safe_dump(cfg))
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    command = [*torchrun, str(script), str(config)]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-
-    def launch(*extra):
-        command = [*torchrun, str(script), str(config), *extra]
-        return subprocess.run(
-            command, capture_output=True, text=True, timeout=180, cwd=tmp_path, env=env
-        )
-
-    assert launch().returncode == 0  # two clean steps, checkpoint at step 2
-    cfg["train"]["steps"] = 4
-    config.write_text(yaml.safe_dump(cfg))
-    result = launch("poison")
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=180, cwd=tmp_path, env=env
+    )
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
     for rank in (0, 1):
