@@ -1,5 +1,8 @@
 """Shared fixtures: tiny models that build and run in well under a second on a CPU."""
 
+import json
+import shutil
+
 import pytest
 import torch
 
@@ -49,3 +52,18 @@ def tiny_config(steps=6, **train):
         "data": {"batch_size": 8},
         "train": {"steps": steps, "warmup_steps": 2, "checkpoint_every": 2, **train},
     }
+
+
+@pytest.fixture
+def one_model(tmp_path):
+    """(folder, entry): a copy of the shipped tiny_pool files and a manifest with that one
+    entry (a weights folder to damage or to list)."""
+    from hjepa_lite import pretrained
+
+    data = pretrained.manifest()
+    entry = data["models"]["tiny_pool"]
+    data["models"] = {"tiny_pool": entry}
+    for key in ("file", "history"):
+        shutil.copy(pretrained.weights_folder() / entry[key], tmp_path / entry[key])
+    (tmp_path / "manifest.json").write_text(json.dumps(data))
+    return tmp_path, entry

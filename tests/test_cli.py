@@ -1,8 +1,6 @@
 """The command line on every shipped config: train one step, then probe the run."""
 
-import json
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -118,17 +116,9 @@ def test_probe_names_what_is_wrong(argv, match, capsys):
 
 
 @pytest.fixture
-def one_entry_folder(tmp_path):
-    """A weights folder whose manifest lists one shipped model (files copied)."""
-    from hjepa_lite import pretrained
-
-    data = pretrained.manifest()
-    entry = data["models"]["tiny_pool"]
-    data["models"] = {"tiny_pool": entry}
-    for key in ("file", "history"):
-        shutil.copy(pretrained.weights_folder() / entry[key], tmp_path / entry[key])
-    (tmp_path / "manifest.json").write_text(json.dumps(data))
-    return tmp_path
+def one_entry_folder(one_model):
+    """A weights folder whose manifest lists one shipped model (tests/conftest.py)."""
+    return one_model[0]
 
 
 def test_weights_list_reads_the_folder_it_is_given(one_entry_folder, capsys):

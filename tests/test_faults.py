@@ -2,10 +2,7 @@
 traceback from deep inside torch, pickle or safetensors; an interrupted write leaves the old
 file whole."""
 
-import json
-import shutil
 from argparse import Namespace
-from pathlib import Path
 
 import pytest
 import torch
@@ -77,18 +74,6 @@ def test_an_interrupted_write_leaves_the_old_file_whole(tmp_path, monkeypatch):
     monkeypatch.undo()
     assert load_checkpoint(path) == {"step": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]  # no temporary file left
-
-
-@pytest.fixture
-def one_model(tmp_path) -> tuple[Path, dict]:
-    """A copy of the shipped tiny_pool files and a manifest with that one entry."""
-    data = pretrained.manifest()
-    entry = data["models"]["tiny_pool"]
-    data["models"] = {"tiny_pool": entry}
-    for key in ("file", "history"):
-        shutil.copy(pretrained.weights_folder() / entry[key], tmp_path / entry[key])
-    (tmp_path / "manifest.json").write_text(json.dumps(data))
-    return tmp_path, entry
 
 
 @settings(FAST, suppress_health_check=[HealthCheck.function_scoped_fixture])  # rewritten each time
