@@ -170,6 +170,13 @@ def load_history(name: str, folder: str | os.PathLike | None = None) -> dict[str
     return {k: [math.nan if v is None else v for v in vs] for k, vs in stored.items()}
 
 
+def _check_positive(caller: str, **values: Any) -> None:
+    """ValueError naming the first argument that is not a positive int (bools are not)."""
+    for key, value in values.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{caller}: {key} must be a positive integer; got {value!r}")
+
+
 def load_or_train(
     name: str,
     train: bool = False,
@@ -184,9 +191,7 @@ def load_or_train(
     a model trained here for ``steps`` steps of ``batch`` (resumed from ``out_dir`` if a run
     is there), with ``callback(trainer)`` after every step, on ``dataset`` if given (else
     the config's training set)."""
-    for key, value in (("steps", steps), ("batch", batch)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"load_or_train: {key} must be a positive integer; got {value!r}")
+    _check_positive("load_or_train", steps=steps, batch=batch)
     if not train:
         return load_pretrained(name), load_history(name)
     from .trainer import Trainer  # the training stack only when training
@@ -309,8 +314,7 @@ def build_weights(
     and last. Arguments are checked before training. Returns the manifest entry."""
     from .trainer import Trainer
 
-    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
-        raise ValueError(f"build_weights: steps must be a positive integer; got {steps!r}")
+    _check_positive("build_weights", steps=steps)
     name, config = build_target(name)
     folder = check_writable_folder(folder or weights_folder(), "weights folder")
     previous = manifest(folder)  # a damaged manifest stops the build here, before training
