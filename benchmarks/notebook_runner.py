@@ -42,18 +42,24 @@ REPO = Path(__file__).parent.parent
 CELL_TIMEOUT_S = {"fast": 120, "learner": 900}
 
 
+def copy_read_by_notebooks(root: Path) -> None:
+    """Copy what notebooks read outside notebooks/ into ``root``: configs/, saved results."""
+    shutil.copytree(REPO / "configs", root / "configs")
+    shutil.copytree(REPO / "benchmarks" / "results", root / "benchmarks" / "results")
+
+
 @contextlib.contextmanager
 def notebook_workdir(mode: str):
-    """A temporary copy of configs/ with an empty notebooks/ beside it (the folder notebooks
-    run in, as in a clone), and ``HJEPA_FAST`` set for ``mode`` ("fast" or "learner") until
-    the block ends."""
+    """A temporary copy of configs/ and benchmarks/results/ (notebook 09 shows a saved table)
+    with an empty notebooks/ beside it (the folder notebooks run in, as in a clone), and
+    ``HJEPA_FAST`` set for ``mode`` ("fast" or "learner") until the block ends."""
     if mode not in CELL_TIMEOUT_S:
         raise ValueError(f"mode={mode!r}; valid choices: {tuple(CELL_TIMEOUT_S)}")
     before = os.environ.get("HJEPA_FAST")
     os.environ["HJEPA_FAST"] = "1" if mode == "fast" else "0"
     try:
         with tempfile.TemporaryDirectory() as root:
-            shutil.copytree(REPO / "configs", Path(root) / "configs")
+            copy_read_by_notebooks(Path(root))
             (Path(root) / "notebooks").mkdir()
             yield Path(root) / "notebooks"
     finally:

@@ -23,7 +23,7 @@ import pytest
 
 REPO = Path(__file__).parent.parent
 sys.path.insert(0, str(REPO / "benchmarks"))
-from notebook_runner import run_notebook  # noqa: E402  the repo's runner
+from notebook_runner import copy_read_by_notebooks, run_notebook  # noqa: E402  the repo's runner
 
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
@@ -160,7 +160,7 @@ def problems(nb: nbformat.NotebookNode) -> list[str]:
 def workdir(tmp_path_factory):
     """A copy of notebooks/ and configs/ so that runs written by notebooks stay out of the repo."""
     root = tmp_path_factory.mktemp("repo")
-    shutil.copytree(REPO / "configs", root / "configs")
+    copy_read_by_notebooks(root)
     (root / "notebooks").mkdir()
     for path in NOTEBOOKS:
         shutil.copy(path, root / "notebooks" / path.name)
