@@ -156,23 +156,23 @@ def main() -> None:
     dense_keys = sorted({k for s in runs.values() for r in s.values() for k in r["trained"]})
     dense_keys = [k for k in dense_keys if not k.startswith("global")]
     dense_keys.sort(key=lambda k: (FINAL_SOURCES.index(k.split("/")[0]), int(k.split("/")[1])))
-    print("### Trained\n")
+    print("## Trained\n")
     print("\n".join(table(runs, "trained", dense_keys)))
-    print("\n### Random init (the same architecture at each run's initial weights)\n")
+    print("\n## Random init (the same architecture at each run's initial weights)\n")
     print("\n".join(table(runs, "init", dense_keys)))
-    print("\n### Raw pixels (4 x 4 per cell)\n")
+    print("\n## Raw pixels (4 x 4 per cell)\n")
     print("\n".join(table({"pixels": {"-": {"trained": pixels}}}, "trained", list(pixels))))
     steps = sorted(
         {k for s in runs.values() for r in s.values() for k in r if k.startswith("step")}
     )
     for step in steps:
         keys = [k for k in dense_keys if k.split("/")[0] in SNAPSHOT_SOURCES]
-        print(f"\n### Snapshot at {step[4:]} steps\n")
+        print(f"\n## Snapshot at {step[4:]} steps\n")
         print("\n".join(table(runs, step, keys)))
     global_keys = sorted({k for s in runs.values() for r in s.values() for k in r["trained"]})
     global_keys = [k for k in global_keys if k.startswith("global")]
     for kind in ("trained", "init"):
-        print(f"\n### Global linear probe (mean-pooled target tokens, image label), {kind}\n")
+        print(f"\n## Global linear probe (mean-pooled target tokens, image label), {kind}\n")
         print("\n".join(table(runs, kind, global_keys)))
     if args.json:
         args.json.write_text(json.dumps({"runs": runs, "pixels": pixels}, indent=1) + "\n")

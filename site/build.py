@@ -159,10 +159,10 @@ def stage(source: Path, mode: str) -> None:
         text = page.read_text()
         if not text.startswith("# "):  # a saved output starts with its command: name the page
             page.write_text(f"# {page.stem}\n\n{text}")
-    for index in (results / "README.md", results / "issue15" / "README.md"):
-        # each folder's README lists its outputs in the site's navigation
+    for index in results.rglob("README.md"):
+        # each folder's README lists its outputs and its sub-folders' READMEs in the navigation
         pages = sorted(p.stem for p in index.parent.glob("*.md") if p != index)
-        pages += ["issue15/README"] if index.parent == results else []
+        pages += sorted(f"{p.parent.name}/README" for p in index.parent.glob("*/README.md"))
         toctree = "\n".join(["", "```{toctree}", ":hidden:", "", *pages, "```", ""])
         index.write_text(index.read_text() + toctree)
     shutil.copy2(SITE / "index.md", source / "index.md")
