@@ -22,6 +22,8 @@ import json
 import statistics
 from pathlib import Path
 
+from dense_claims import mean_sd
+
 SEED_CLAIMS = (
     # (claim, what is measured, key function -> value of one run, threshold)
     ("Semantically stronger fine-scale features", "level 0, object cells", "all", 0),
@@ -51,10 +53,6 @@ def value(run: dict, kind: str, source: str, measure: str) -> float:
         sizes = [finest[s] for s in ("small", "medium", "large")]
         return max(sizes) - min(sizes)
     return finest[measure]
-
-
-def mean_sd(values: list[float]) -> str:
-    return f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f}"
 
 
 def paired(runs, pool, fpn, kind, source, measure, pool_source=None):

@@ -26,27 +26,13 @@ from pathlib import Path
 
 import torch
 
-from hjepa_lite.datasets import eval_transform
-from hjepa_lite.dense_probe import probe_dense, untrained_like
+from hjepa_lite.dense_probe import PROBE_SETS, probe_dense, probe_splits, untrained_like
 from hjepa_lite.evaluate import probe_model
-from hjepa_lite.photo_objects import PhotoObjectsDataset
-from hjepa_lite.shapes import ShapesDataset
 from hjepa_lite.trainer import load_trained, trained_config
 
 FINAL_SOURCES = ("targets", "fpn", "hypercolumn", "simple_pyramid")
 SNAPSHOT_SOURCES = ("targets", "fpn")
 METRICS = ("all", "small", "medium", "large", "background", "miou")
-
-
-def datasets(name: str, img_size: int, patch: int, train_images: int, test_images: int):
-    """(train, test) of a dense data set, rendered at the model's sizes."""
-    transform = eval_transform(img_size)
-    if name == "shapes":
-        return [
-            ShapesDataset(split, img_size, patch, num_images=n, transform=transform)
-            for split, n in (("train", train_images), ("test", test_images))
-        ]
-    return [PhotoObjectsDataset(split, img_size, patch, transform) for split in ("train", "test")]
 
 
 def numbers(rows) -> dict[str, dict[str, float]]:
@@ -71,7 +57,7 @@ def probe_run(folder: Path, data_name: str, sizes: tuple[int, int]) -> dict:
     """Every number of one run folder: trained, init, snapshots (``{kind: {key: metrics}}``)."""
     model, _ = load_trained(folder / "last.pt")
     encoder = model.context_encoder
-    train, test = datasets(data_name, encoder.img_size, encoder.patch_size, *sizes)
+    train, test = probe_splits(data_name, encoder.img_size, encoder.patch_size, sizes)
     result = {
         "final_step": int((folder / "done").read_text()) if (folder / "done").exists() else None,
         "trained": numbers(probe_dense(model, train, test, FINAL_SOURCES))
@@ -116,7 +102,7 @@ def table(runs: dict[str, dict[str, dict]], kind: str, keys: list[str]) -> list[
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=Path, required=True, help="train_runs.py's --out")
-    parser.add_argument("--dataset", choices=("shapes", "photo_objects"), required=True)
+    parser.add_argument("--dataset", choices=PROBE_SETS, required=True)
     parser.add_argument("--variants", nargs="*", help="sub-folders of --runs (default: all)")
     parser.add_argument("--train-images", type=int, default=1500, help="Shapes only")
     parser.add_argument("--test-images", type=int, default=900, help="Shapes only")
@@ -140,7 +126,7 @@ def main() -> None:
     first = next(iter(folders.values()))[0]
     model, _ = load_trained(first)
     encoder = model.context_encoder
-    train, test = datasets(args.dataset, encoder.img_size, encoder.patch_size, *sizes)
+    train, test = probe_splits(args.dataset, encoder.img_size, encoder.patch_size, sizes)
     pixels = numbers(probe_dense(model, train, test, ("pixels",)))
 
     command = " ".join(["python", "benchmarks/dense_claims.py", *sys.argv[1:]])

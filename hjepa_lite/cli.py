@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .checkpoint import check_writable_folder
 from .config import Config, load_config
-from .dense_probe import SOURCES
+from .dense_probe import PROBE_SETS, SOURCES
 from .hjepa import create_hjepa_from_config
 from .params import parameter_breakdown
 
@@ -79,25 +79,8 @@ def _init_seed(args: argparse.Namespace, trained_seed: int) -> int:
     return trained_seed if args.seed is None else args.seed
 
 
-def _probe_sets(dataset: str, key: tuple[int, int], images: int | None):
-    """(train, test) of ``dataset`` at (image size, patch size) ``key``."""
-    from .datasets import eval_transform
-    from .photo_objects import PhotoObjectsDataset
-    from .shapes import ShapesDataset
-
-    transform = eval_transform(key[0])
-    if dataset == "photo_objects":
-        return [
-            PhotoObjectsDataset(split, *key, transform=transform) for split in ("train", "test")
-        ]
-    return [
-        ShapesDataset(split, *key, num_images=images, transform=transform)
-        for split in ("train", "test")
-    ]
-
-
 def _probe(args: argparse.Namespace) -> None:
-    from .dense_probe import format_dense_table, probe_dense, untrained_like
+    from .dense_probe import format_dense_table, probe_dense, probe_splits, untrained_like
     from .evaluate import format_probe_table, pixel_features, probe_levels, probe_model
     from .photo_objects import SPLITS as PHOTO_SPLITS
     from .shapes import SIZES, SPLITS
@@ -119,7 +102,7 @@ def _probe(args: argparse.Namespace) -> None:
         encoder = model.context_encoder
         key = (encoder.img_size, encoder.patch_size)
         if key not in data:
-            data[key] = _probe_sets(args.dataset, key, images)
+            data[key] = probe_splits(args.dataset, *key, (images, images))
         models = [(str(run), model)]
         if args.baselines and args.dense:
             models.append((f"{run} at init", untrained_like(model, _init_seed(args, trained_seed))))
@@ -238,9 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     probe.add_argument(
         "--dense", action="store_true", help="a linear probe per cell (objects by size, mIoU)"
     )
-    probe.add_argument(
-        "--dataset", choices=("shapes", "photo_objects"), default="shapes", help="probe data"
-    )
+    probe.add_argument("--dataset", choices=PROBE_SETS, default="shapes", help="probe data")
     probe.add_argument(
         "--sources",
         nargs="+",

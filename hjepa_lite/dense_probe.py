@@ -43,6 +43,7 @@ from torch.utils.data import DataLoader, Dataset
 from .dense_labels import BACKGROUND, DenseLabels
 
 __all__ = [
+    "PROBE_SETS",
     "PIXEL_GRID",
     "SOURCES",
     "DenseResult",
@@ -53,6 +54,7 @@ __all__ = [
     "probe_dense",
     "score_dense",
     "source_levels",
+    "probe_splits",
     "untrained_like",
 ]
 
@@ -136,6 +138,33 @@ def dense_truth(dataset: Dataset) -> DenseLabels:
             "a data set with per-pixel truth, e.g. ShapesDataset or PhotoObjectsDataset"
         )
     return truth
+
+
+PROBE_SETS = ("shapes", "photo_objects")  # the data sets with per-pixel truth
+
+
+def probe_splits(
+    dataset: str,
+    img_size: int,
+    patch_size: int,
+    images: tuple[int | None, int | None] = (None, None),
+) -> list[Dataset]:
+    """``[train, test]`` of a data set with per-pixel truth, rendered at a model's image and
+    patch size with the evaluation transform (what every probe reads; no crops).
+    ``images``: Shapes images per split (None: the split's size; photo_objects' are fixed)."""
+    from .datasets import eval_transform
+    from .photo_objects import PhotoObjectsDataset
+    from .shapes import ShapesDataset
+
+    if dataset not in PROBE_SETS:
+        raise ValueError(f"dataset={dataset!r}; valid choices: {PROBE_SETS}")
+    transform = eval_transform(img_size)
+    if dataset == "photo_objects":
+        return [PhotoObjectsDataset(s, img_size, patch_size, transform) for s in ("train", "test")]
+    return [
+        ShapesDataset(split, img_size, patch_size, num_images=n, transform=transform)
+        for split, n in zip(("train", "test"), images, strict=True)
+    ]
 
 
 def untrained_like(model, seed: int = 0):
