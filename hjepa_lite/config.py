@@ -19,6 +19,7 @@ wants one; a key given twice in one mapping is an error. Schema::
       pooling: 2d             # 2d | 1d_seed (the seed's flattened pooling, for teaching)
       targets: head           # head: EMA copy of the hierarchy on the target path
                               # pooled: parameter-free targets, the pooled EMA encoder tokens
+                              # top_down: pooled, then each coarser level added (upsampled) below
       normalize_online: false # layer-norm the online grid before the head, as the targets are
       predictor:
         embed_dim: null       # null -> embed_dim // 2
@@ -100,9 +101,9 @@ __all__ = [
     "load_config",
 ]
 
-# What the target path computes (model.targets): an EMA copy of the head, or the pooled
-# EMA encoder tokens (read by hjepa.HJEPA).
-TARGETS = ("head", "pooled")
+# What the target path computes (model.targets): an EMA copy of the head, the pooled EMA
+# encoder tokens, or those with a parameter-free top-down pathway (read by hjepa.HJEPA).
+TARGETS = ("head", "pooled", "top_down")
 
 # Top-level sections of a config file.
 CONFIG_SECTIONS = ("model", "data", "masks", "loss", "train")

@@ -9,6 +9,8 @@ One forward pass (``mask``: ``(B, N)``, 1 = hidden/predicted, 0 = visible contex
            -> hierarchy (pooling-only or FPN)        -> predictions [(B, N_l, D)]
     images -> EMA target encoder on all tokens -> layer_norm
            -> targets="pooled" (the tiny recipe): 2**l x 2**l means of those tokens
+              targets="top_down": those means, each coarser level upsampled and added below
+                (a parameter-free FPN: level 0 carries every coarser level's context)
               targets="head" (the schema default, the seed's design): an EMA copy of the hierarchy
            -> layer_norm -> targets                                  [(B, N_l, D)]
 
@@ -36,7 +38,7 @@ from .encoder import PatchEncoder
 from .fpn import FeaturePyramid
 from .grid import gather_tokens
 from .predictor import Predictor
-from .pyramid import target_mask_pyramid
+from .pyramid import target_mask_pyramid, top_down_sum
 
 __all__ = ["HJEPA", "build_model", "create_hjepa", "create_hjepa_from_config"]
 
@@ -236,11 +238,14 @@ class HJEPA(nn.Module):
     def target_pyramid(self, tokens: torch.Tensor) -> list[torch.Tensor]:
         """The target of every level, layer-normed: ``(B, N, D) -> [(B, N_l, D)]``. With
         ``targets="head"`` the EMA hierarchy on :meth:`target_tokens`; with ``"pooled"`` the
-        parameter-free pyramid of those tokens (level l = 2**l x 2**l means)."""
-        if self.target_hierarchy is None:
-            levels = self.hierarchy.pooled_levels(tokens)
-        else:
+        parameter-free pyramid of those tokens (level l = 2**l x 2**l means); with
+        ``"top_down"`` that pyramid through :func:`~hjepa_lite.pyramid.top_down_sum`."""
+        if self.target_hierarchy is not None:
             levels = self.target_hierarchy(tokens)
+        else:
+            levels = self.hierarchy.pooled_levels(tokens)
+            if self.targets == "top_down":
+                levels = top_down_sum(levels, self.hierarchy.level_sizes)
         return [F.layer_norm(x, x.shape[-1:]) for x in levels]
 
     @torch.no_grad()

@@ -45,6 +45,7 @@ __all__ = [
     "pooling_groups",
     "pooling_factor",
     "target_mask_pyramid",
+    "top_down_sum",
     "upsample_tokens",
 ]
 
@@ -128,6 +129,18 @@ def build_pyramid(
         pool_tokens(tokens, sizes[0], pooling, factor=2**level) for level in range(1, num_levels)
     ]
     return levels, sizes
+
+
+def top_down_sum(levels: list[torch.Tensor], sizes: list[GridSize]) -> list[torch.Tensor]:
+    """The parameter-free top-down pathway: an FPN whose laterals are identities, whose
+    upsampling is bilinear and whose fusion is add. The coarsest level is kept; every finer one
+    becomes its own tokens plus the upsampled result of the level above it, so level 0 sums
+    every level of the pyramid at the finest grid: ``[(B, N_l, D)] -> [(B, N_l, D)]``."""
+    out = [levels[-1]]
+    for level in reversed(range(len(levels) - 1)):
+        coarse = upsample_tokens(out[0], sizes[level + 1], sizes[level], mode="bilinear")
+        out.insert(0, levels[level] + coarse)
+    return out
 
 
 def pool_mask(mask: torch.Tensor, size: GridSize, pooling: str = "2d") -> torch.Tensor:

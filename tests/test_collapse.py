@@ -6,7 +6,9 @@ import warnings
 
 import pytest
 import torch
+import torch.nn.functional as F
 from conftest import half_mask, tiny_hjepa
+from einops import rearrange
 
 from hjepa_lite.evaluate import rankme
 from hjepa_lite.rank_monitor import RankMonitor, batch_std
@@ -80,6 +82,33 @@ def test_pooled_targets_have_no_head_and_are_the_layer_normed_pooled_encoder_tok
     # the EMA update still moves the encoder, and nothing on the target path is trainable
     model.update_target(0.5)
     assert not any(p.requires_grad for p in model.target_encoder.parameters())
+
+
+def test_top_down_targets_add_each_coarser_target_to_the_pooled_level_below_it():
+    """targets="top_down": the parameter-free FPN of the EMA tokens (identity laterals, bilinear
+    upsampling, add): the coarsest level is the pooled one, every finer level is its pooled
+    tokens plus the upsampled (unnormalised) target above it, then layer-normed."""
+    model = tiny_hjepa(img_size=64, use_fpn=True, fpn_feature_dim=32, targets="top_down")
+    assert model.target_hierarchy is None
+    images = torch.randn(2, 3, 64, 64)
+    out = model(images, half_mask(2, 64))
+    tokens = model.target_tokens(images)
+    grid = rearrange(tokens, "b (h w) d -> b d h w", h=8)
+    pooled = [F.avg_pool2d(grid, 2**level) for level in range(3)]
+    summed = pooled[2]
+    expected = [summed]
+    for level in (1, 0):
+        up = F.interpolate(summed, scale_factor=2, mode="bilinear", align_corners=False)
+        summed = pooled[level] + up
+        expected.insert(0, summed)
+    for target, maps in zip(out["targets"], expected, strict=True):
+        want = rearrange(maps, "b d h w -> b (h w) d")
+        torch.testing.assert_close(target, F.layer_norm(want, want.shape[-1:]))
+    one_level = tiny_hjepa(img_size=64, num_hierarchies=1, targets="top_down")
+    torch.testing.assert_close(
+        one_level.target_levels(images)[0],
+        tiny_hjepa(img_size=64, num_hierarchies=1, targets="pooled").target_levels(images)[0],
+    )
 
 
 def test_the_rank_monitor_logs_every_level_and_warns_once_when_a_rank_halves():
