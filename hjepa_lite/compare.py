@@ -3,10 +3,20 @@
 :func:`compare_fusion` is the pure function behind notebook 04's widget: given one image
 and the settings, it builds each variant on the *same* encoder, and measures per-level
 feature maps (PCA -> RGB, per variant and level), exact parameter counts and the
-forward time in this process. :func:`compare_pretrained` does the same for the shipped
-pre-trained models (:mod:`hjepa_lite.pretrained`): each variant is then a whole trained
-model, its own encoder and its trained head; :func:`pretrained_variant` finds the shipped
-config of a widget setting.
+forward time in this process: every variant is timed once per round, in turn, for
+``repeats`` rounds, so each round gives a ratio to pooling-only under the same machine load;
+the result keeps the median time, and the median ratio with its lowest and highest round.
+
+Each map has its own PCA basis (per variant *and* level). A basis shared by the columns of a
+level would need their features to live in one space, and they do not: every head ends in its
+own output projection (random at init, trained separately otherwise), and each pre-trained
+variant has its own encoder. Colours compare cells within one map, never across maps; the
+spatial pattern (which cells look alike) is what compares across columns.
+
+:func:`compare_pretrained` does the same for the shipped pre-trained models
+(:mod:`hjepa_lite.pretrained`): each variant is then a whole trained model, its own encoder
+and its trained head; :func:`pretrained_variant` finds the shipped config of a widget
+setting.
 """
 
 from __future__ import annotations
@@ -39,7 +49,10 @@ POOLING_ONLY = "pooling-only"
 
 @dataclass
 class VariantResult:
-    """One variant: ``maps[l]`` is an (h_l, w_l, 3) PCA image of level ``l``."""
+    """One variant: ``maps[l]`` is an (h_l, w_l, 3) PCA image of level ``l`` (its own basis);
+    ``forward_ms``: median forward time; ``ratio``: median over rounds of this variant's time
+    over the first variant's in the same round, ``ratio_range`` its (lowest, highest) round,
+    ``repeats`` the number of rounds."""
 
     name: str
     maps: list[np.ndarray]
@@ -47,16 +60,35 @@ class VariantResult:
     fpn_params: int
     forward_ms: float
     sizes: list[tuple[int, int]] = field(default_factory=list)
+    ratio: float = 1.0
+    ratio_range: tuple[float, float] = (1.0, 1.0)
+    repeats: int = 1
 
 
-def _time_ms(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
+def _time_rounds(forwards: dict, repeats: int) -> dict[str, list[float]]:
+    """``{name: [ms per round]}``: a warm-up of each, then ``repeats`` rounds that run every
+    forward once, in turn (so a round's load is shared by all)."""
+    for forward in forwards.values():
+        forward()
+    times = {name: [] for name in forwards}
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
+        for name, forward in forwards.items():
+            start = time.perf_counter()
+            forward()
+            times[name].append(1000 * (time.perf_counter() - start))
+    return times
+
+
+def _timed(results: dict[str, VariantResult], times: dict[str, list[float]]) -> dict:
+    """Fill in each result's median time and its paired ratio to the first variant."""
+    base = times[next(iter(times))]
+    for name, result in results.items():
+        ratios = [mine / first for mine, first in zip(times[name], base, strict=True)]
+        result.forward_ms = statistics.median(times[name])
+        result.ratio = statistics.median(ratios)
+        result.ratio_range = (min(ratios), max(ratios))
+        result.repeats = len(ratios)
+    return results
 
 
 @torch.no_grad()
@@ -80,8 +112,9 @@ def compare_fusion(
         fusion_methods: FPN variants to build beside pooling-only.
         feature_dim / num_levels / upsample / bottom_up: the FPN settings (attention fusion
             resamples by itself, so ``upsample`` does not apply to its variant).
-        batch_size / repeats: forward time = median over ``repeats`` of encoder + head on a
-            batch of ``batch_size`` copies of the image.
+        batch_size / repeats: forward time of encoder + head on a batch of ``batch_size``
+            copies of the image, every variant once per round, ``repeats`` rounds: median
+            time, and median (lowest, highest) ratio to pooling-only over the rounds.
         seed: initial weights of the heads (the same seed for every variant).
 
     Returns ``{name: VariantResult}``, pooling-only first.
@@ -89,7 +122,7 @@ def compare_fusion(
     encoder.eval()
     tokens = encoder(image.unsqueeze(0))
     batch = image.unsqueeze(0).expand(batch_size, -1, -1, -1).contiguous()
-    results = {}
+    results, forwards = {}, {}
     for method in (None, *fusion_methods):
         torch.manual_seed(seed)
         head = FeaturePyramid(
@@ -106,9 +139,9 @@ def compare_fusion(
         ).eval()
         levels = head(tokens)
         name = POOLING_ONLY if method is None else f"FPN {method}"
-        forward_ms = _time_ms(lambda head=head: head(encoder(batch)), repeats)
-        results[name] = _result(name, levels, head, forward_ms)
-    return results
+        forwards[name] = lambda head=head: head(encoder(batch))
+        results[name] = _result(name, levels, head)
+    return _timed(results, _time_rounds(forwards, repeats))
 
 
 def pretrained_variant(
@@ -158,23 +191,19 @@ def compare_pretrained(
     """Like :func:`compare_fusion`, for whole trained models: ``{variant name: model}``.
     Each variant's maps are its trained head on its own encoder's tokens
     (:meth:`HJEPA.online_levels`), the image resized to the model's size; the time is
-    encoder + head on a batch of ``batch_size`` copies."""
-    results = {}
+    encoder + head on a batch of ``batch_size`` copies, timed in rounds as there."""
+    results, forwards = {}, {}
     for name, model in models.items():
         size = model.context_encoder.img_size
         resized = F.interpolate(image[None], size=(size, size), mode="bilinear", antialias=True)
         batch = resized.expand(batch_size, -1, -1, -1).contiguous()
         levels = model.eval().online_levels(resized)
-        results[name] = _result(
-            name,
-            levels,
-            model.hierarchy,
-            _time_ms(lambda model=model, batch=batch: model.online_levels(batch), repeats),
-        )
-    return results
+        results[name] = _result(name, levels, model.hierarchy)
+        forwards[name] = lambda model=model, batch=batch: model.online_levels(batch)
+    return _timed(results, _time_rounds(forwards, repeats))
 
 
-def _result(name, levels, head, forward_ms) -> VariantResult:
+def _result(name, levels, head) -> VariantResult:
     return VariantResult(
         name=name,
         maps=[
@@ -182,25 +211,28 @@ def _result(name, levels, head, forward_ms) -> VariantResult:
         ],
         head_params=count_parameters(head),
         fpn_params=head_breakdown(head)["fpn"],
-        forward_ms=forward_ms,
+        forward_ms=float("nan"),  # set by _timed
         sizes=list(head.level_sizes),
     )
 
 
 def plot_comparison(results: dict[str, VariantResult], level: int, axes=None):
-    """One column per variant: its level-``level`` map, with parameters and time in the title."""
+    """One column per variant: its level-``level`` map (its own PCA basis: colours compare
+    cells within a map, not across maps), with parameters, the median time and the median
+    ratio to the first column with its lowest-highest round in the title."""
     import matplotlib.pyplot as plt
 
     if axes is None:
-        _, axes = plt.subplots(1, len(results), figsize=(3.2 * len(results), 3.6))
-    base = next(iter(results.values()))
+        _, axes = plt.subplots(1, len(results), figsize=(3.2 * len(results), 4.0))
     for ax, result in zip(np.atleast_1d(axes), results.values(), strict=True):
         h, w = result.sizes[level]
+        low, high = result.ratio_range
         ax.imshow(result.maps[level], interpolation="nearest")
         ax.set_title(
             f"{result.name}\nlevel {level} ({h}x{w})\n"
             f"head {result.head_params:,} params\n"
-            f"{result.forward_ms:.1f} ms ({result.forward_ms / base.forward_ms:.2f}x)",
+            f"{result.forward_ms:.1f} ms, {result.ratio:.2f}x\n"
+            f"({low:.2f}-{high:.2f}x, {result.repeats} rounds)",
             fontsize=8,
         )
         ax.set_xticks([])

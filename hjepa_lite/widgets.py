@@ -1,13 +1,22 @@
 """The fusion comparison widget of notebook 04.
 
-Controls: weights (random init, or the shipped pre-trained models), fusion methods to
-compare, FPN feature dim, upsampling, PANet's bottom-up path, level, image. The expensive
-work runs
-on the "Compare" button; changing the level only redraws. The callback calls the pure
-functions :func:`hjepa_lite.compare.compare_fusion` (random init: every head on the given
-encoder), :func:`hjepa_lite.compare.compare_pretrained` (pre-trained: each variant is a
-shipped model, its encoder and its trained head, at its own image size) and
-:func:`hjepa_lite.compare.plot_comparison`, which the notebooks also call directly.
+Controls (each has a tooltip saying what it changes; notebook 04 explains them):
+
+* weights: "random init" (every head, untrained, on one encoder) or "pre-trained" (each
+  column a shipped model: its trained encoder and head);
+* fusion: the FPN variants drawn beside pooling-only (several: ctrl/cmd-click);
+* FPN dim: the FPN width F (random init only; a shipped head has its config's width);
+* upsample: how the coarse level reaches the fine grid (attention fusion ignores it);
+* PANet bottom-up path: add PANet's path after the top-down one (FPN columns only);
+* image, level: what is drawn. The expensive work runs on the "Compare" button; changing
+  the level only redraws.
+
+Every map has its own PCA basis (see :mod:`hjepa_lite.compare` for why not one per level).
+The callback calls the pure functions :func:`hjepa_lite.compare.compare_fusion` (random
+init: every head on the given encoder), :func:`hjepa_lite.compare.compare_pretrained` (pre-
+trained: each variant is a shipped model, its encoder and its trained head, at its own image
+size) and :func:`hjepa_lite.compare.plot_comparison`, which the notebooks also call
+directly.
 Errors are shown in the widget (marked ``class='hjepa-error'``, which the notebook tests look
 for in stored widget state) *and* kept in ``widget.error``.
 """
@@ -77,7 +86,11 @@ class FusionWidget(widgets.VBox):
         self.images, self.encoder, self.num_levels = images, encoder, num_levels
         self.load, self.models = load, {}  # config name -> loaded pre-trained model
         self.weights = widgets.ToggleButtons(
-            options=WEIGHTS, value=weights, description="weights", style={"button_width": "7em"}
+            options=WEIGHTS,
+            value=weights,
+            description="weights",
+            style={"button_width": "7em"},
+            tooltip="random init: untrained heads on one encoder; pre-trained: shipped models",
         )
         dims = sorted({encoder.embed_dim // 4, encoder.embed_dim // 2, encoder.embed_dim})
         self.methods = widgets.SelectMultiple(
@@ -85,10 +98,22 @@ class FusionWidget(widgets.VBox):
             value=tuple(methods),
             description="fusion",
             rows=len(FUSION_METHODS),
+            tooltip="FPN variants beside pooling-only (ctrl/cmd-click for several)",
         )
-        self.feature_dim = widgets.Dropdown(options=dims, value=dims[-1], description="FPN dim")
-        self.upsample = widgets.Dropdown(options=UPSAMPLE_MODES, description="upsample")
-        self.bottom_up = widgets.Checkbox(False, description="PANet bottom-up path")
+        self.feature_dim = widgets.Dropdown(
+            options=dims,
+            value=dims[-1],
+            description="FPN dim",
+            tooltip="the FPN width F (random init only)",
+        )
+        self.upsample = widgets.Dropdown(
+            options=UPSAMPLE_MODES,
+            description="upsample",
+            tooltip="coarse level -> fine grid (attention fusion resamples by itself)",
+        )
+        self.bottom_up = widgets.Checkbox(
+            False, description="PANet bottom-up path", tooltip="fine -> coarse path after FPN"
+        )
         self.level = widgets.IntSlider(
             0, min=0, max=num_levels - 1, description="level", continuous_update=False
         )
