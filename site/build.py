@@ -5,8 +5,9 @@
 
 1. Runs every notebook top to bottom in a fresh kernel, in order, inside a temporary copy of
    notebooks/ and configs/ (as benchmarks/notebook_times.py does). After each cell tagged
-   ``fusion-widget`` the build runs one more cell of its own: it renders that widget's states
-   with :func:`hjepa_lite.widget_gallery.save_gallery`, in the same kernel.
+   ``fusion-widget`` (or ``mask-explorer``) the build runs one more cell of its own: it renders
+   that widget's states with :func:`hjepa_lite.widget_gallery.save_gallery` (or
+   :func:`hjepa_lite.mask_gallery.save_gallery`), in the same kernel.
 2. Stages the pages in build/site-src/: the executed notebooks, each widget output replaced by
    its gallery (a page has no kernel to drive a widget) and a note saying when and how the page
    ran; the home page site/index.md (which includes parts of README.md); docs/,
@@ -38,7 +39,15 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from notebook_runner import notebook_workdir, run_notebook  # noqa: E402  the repo's runner
 
 SITE = REPO / "site"
-WIDGET_TAG = "fusion-widget"
+# tag of a widget cell -> (gallery module, widget class, the variable the cell defines)
+WIDGET_TAGS = {
+    "fusion-widget": ("hjepa_lite.widget_gallery", "hjepa_lite.widgets.FusionWidget", "ui"),
+    "mask-explorer": (
+        "hjepa_lite.mask_gallery",
+        "hjepa_lite.mask_explorer.MaskExplorer",
+        "explorer",
+    ),
+}
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 # The notebooks' "Open in Colab" badge is an image on colab.research.google.com: the site shows
 # the same link as text, so that a page loads nothing from the network.
@@ -49,26 +58,30 @@ COLAB_BADGE = re.compile(
 LINKED = ["docs", "benchmarks/results", "data/README.md", "README.md"]
 
 
-def gallery_cell(folder: Path, src: str) -> nbformat.NotebookNode:
-    """The build's own cell: the gallery of the widget ``ui`` the cell before it shows."""
+def gallery_cell(folder: Path, src: str, tag: str = "fusion-widget") -> nbformat.NotebookNode:
+    """The build's own cell: the gallery of the widget the cell before it (tagged ``tag``)
+    shows."""
+    module, widget_class, name = WIDGET_TAGS[tag]
+    class_module, class_name = widget_class.rsplit(".", 1)
     code = (
         "from IPython.display import HTML as _HTML\n"
-        "from hjepa_lite.widget_gallery import save_gallery as _save_gallery\n"
-        "from hjepa_lite.widgets import FusionWidget as _FusionWidget\n"
-        "assert isinstance(ui, _FusionWidget), 'the fusion-widget cell must define ui'\n"
-        f"_HTML(_save_gallery(ui, {str(folder)!r}, src={src!r}))"
+        f"from {module} import save_gallery as _save_gallery\n"
+        f"from {class_module} import {class_name} as _Widget\n"
+        f"assert isinstance({name}, _Widget), 'the {tag} cell must define {name}'\n"
+        f"_HTML(_save_gallery({name}, {str(folder)!r}, src={src!r}))"
     )
     return nbformat.v4.new_code_cell(code, metadata={"tags": ["site-gallery"]})
 
 
 def with_gallery_cells(nb, name: str, static: Path) -> None:
-    """Insert a gallery cell after every ``fusion-widget`` cell (in place)."""
+    """Insert a gallery cell after every widget cell tagged in ``WIDGET_TAGS`` (in place)."""
     cells = []
     for index, cell in enumerate(nb.cells):
         cells.append(cell)
-        if WIDGET_TAG in cell.metadata.get("tags", []):
-            folder = static / "gallery" / f"{name}_{index}"
-            cells.append(gallery_cell(folder, f"../_static/gallery/{name}_{index}/"))
+        for tag in WIDGET_TAGS:
+            if tag in cell.metadata.get("tags", []):
+                folder = static / "gallery" / f"{name}_{index}"
+                cells.append(gallery_cell(folder, f"../_static/gallery/{name}_{index}/", tag))
     nb.cells = cells
 
 

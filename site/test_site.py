@@ -2,7 +2,8 @@
 Chromium the way a reader would, with every request off this machine refused (the site must
 work offline): every page loads without a console error, every notebook page has its figures,
 every internal link resolves, and notebook 04's widget gallery is visible and answers its
-menus. Screenshots of the home page and notebook 04's gallery go to build/screenshots/.
+menus, and so is notebook 05's mask explorer gallery. Screenshots of the home page and the
+galleries go to build/screenshots/.
 
 Needs Chromium (HJEPA_CHROMIUM, else /usr/bin/chromium) and the Python package playwright, as
 tests/test_browser.py does; skipped with the reason when either is missing.
@@ -128,4 +129,24 @@ def test_the_widget_gallery_answers_its_menus(page, server):
     assert shown.locator("img, .hjepa-error").count() == 1
     page.goto(server + "index.html", wait_until="networkidle")
     page.screenshot(path=SCREENSHOTS / "site_home.png")
+    assert not page.errors and not page.outside
+
+
+def test_the_mask_explorer_gallery_answers_its_menus(page, server):
+    page.goto(server + "notebooks/05_training.html", wait_until="networkidle")
+    gallery = page.locator(".hjepa-mask-gallery")
+    assert gallery.count() == 1, "notebook 05 shows no mask explorer gallery"
+    gallery.scroll_into_view_if_needed()
+    shown = gallery.locator("figure:not([hidden])")
+    assert shown.count() == 1 and shown.get_attribute("data-key") == "g0-s0-t0"
+    assert shown.locator("img").evaluate("i => i.naturalWidth") > 0
+    first = shown.locator("img").get_attribute("src")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    gallery.screenshot(path=SCREENSHOTS / "site_05_mask_gallery.png")
+    gallery.locator('select[data-axis="g"]').select_option("1")  # the 16x16 grid
+    gallery.locator('select[data-axis="s"]').select_option("1")
+    assert shown.count() == 1 and shown.get_attribute("data-key") == "g1-s1-t0"
+    assert shown.locator("img").evaluate("i => i.complete && i.naturalWidth > 0")
+    assert shown.locator("img").get_attribute("src") != first
+    assert "grid side 16" in shown.locator("figcaption").inner_text()
     assert not page.errors and not page.outside

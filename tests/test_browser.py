@@ -1,8 +1,12 @@
-"""Notebook 04's fusion widget, the way a learner sees it: JupyterLab in headless Chromium.
+"""Notebook 04's fusion widget and notebook 05's mask explorer, the way a learner sees them:
+JupyterLab in headless Chromium.
 
-The test starts the project's JupyterLab on a copy of the notebooks, opens 04_fusion.ipynb,
-runs all cells from the Run menu, then uses the FusionWidget's controls in the page and checks
-that its output changes and that no error shows anywhere. Screenshots go to build/screenshots/.
+The tests start the project's JupyterLab (one server for the module) on a copy of the
+notebooks. The first opens 04_fusion.ipynb, runs all cells from the Run menu, then uses the
+FusionWidget's controls in the page and checks that its output changes and that no error shows
+anywhere. The second does the same with the MaskExplorer in a two-cell notebook the fixture
+writes (notebook 05 itself trains; its explorer cell is the same call). Screenshots go to
+build/screenshots/.
 
 Needs Chromium, from HJEPA_CHROMIUM (e.g. macOS: HJEPA_CHROMIUM="/Applications/Google
 Chrome.app/Contents/MacOS/Google Chrome") or else Debian's /usr/bin/chromium (``.ci/run``
@@ -34,6 +38,10 @@ NOTEBOOK = "04_fusion.ipynb"
 SCREENSHOTS = REPO / "build" / "screenshots"
 SUCCESS_SHOT = SCREENSHOTS / "fusion_widget.png"
 FAILURE_SHOT = SCREENSHOTS / "fusion_widget_failure.png"
+EXPLORER_NOTEBOOK = "mask_explorer_check.ipynb"  # written by the fixture next to the copies
+EXPLORER_SHOT = SCREENSHOTS / "mask_explorer.png"
+EXPLORER_FAILURE_SHOT = SCREENSHOTS / "mask_explorer_failure.png"
+EXPLORER_DONE_TEXT = "the explorer works:"
 # Flags that work as root on these machines; headless itself comes from headless=True.
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -132,18 +140,43 @@ def stop_process_tree(process: subprocess.Popen) -> None:
             child.kill()
 
 
-@pytest.fixture
-def jupyter_lab(tmp_path):
+def write_explorer_notebook(path: Path) -> None:
+    """The mask explorer as notebook 05 shows it (fewer draws), then a line saying it ran."""
+    import nbformat
+
+    cells = [
+        nbformat.v4.new_code_cell(
+            "%matplotlib inline\nfrom hjepa_lite.mask_explorer import MaskExplorer\n\n"
+            "explorer = MaskExplorer(grid=8, batch=32, draws=256)\nexplorer"
+        ),
+        nbformat.v4.new_code_cell(
+            f"print({EXPLORER_DONE_TEXT!r}, explorer.runs, 'redraws, error:', explorer.error)"
+        ),
+    ]
+    nb = nbformat.v4.new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, path)
+
+
+@pytest.fixture(scope="module")
+def jupyter_lab(tmp_path_factory):
     """The project's JupyterLab (as `make lab` starts it) on a copy of notebooks/; yields its URL.
 
     Config and data dirs are the Makefile's (so .venv's overrides.json applies: windowingMode
     none, autoStartDefaultKernel); user settings, workspaces and runtime files go to tmp_path,
     so the test neither reads a learner's own settings nor leaves its tabs in their workspace.
+    One server for the module's tests (each opens its own notebook and kernel).
     """
+    tmp_path = tmp_path_factory.mktemp("lab")
     root = tmp_path / "notebooks"
     shutil.copytree(
         REPO / "notebooks", root, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "runs")
     )
+    write_explorer_notebook(root / EXPLORER_NOTEBOOK)
     prefix = Path(sys.prefix)
     env = {
         **os.environ,
@@ -202,8 +235,9 @@ def jupyter_lab(tmp_path):
         )
         # A kernel session made through the REST API avoids the "Select Kernel" dialog and a
         # first "Run All" that runs only one cell.
-        session = create_session(url, NOTEBOOK)
-        assert session["kernel"]["name"] == "python3", f"unexpected session: {session}"
+        for notebook in (NOTEBOOK, EXPLORER_NOTEBOOK):
+            session = create_session(url, notebook)
+            assert session["kernel"]["name"] == "python3", f"unexpected session: {session}"
         yield url, log
     finally:
         stop_process_tree(server)
@@ -238,10 +272,12 @@ def labelled(widget, kind: str, label: str):
     return widget.locator(kind).filter(has=exact)
 
 
-def run_notebook_and_use_widget(page, url: str) -> None:
-    page.goto(f"{url}/lab/tree/{NOTEBOOK}", wait_until="domcontentloaded")
-    tab = page.locator(".lm-TabBar-tab.jp-mod-current", has_text=NOTEBOOK)
-    expect(tab, f"{NOTEBOOK} did not open as the current tab").to_be_visible()
+def open_and_run_all(page, url: str, notebook: str, done_text: str):
+    """Open ``notebook``, Run All Cells from the menu, wait for ``done_text``; returns the
+    status bar's "idle kernel" locator."""
+    page.goto(f"{url}/lab/tree/{notebook}", wait_until="domcontentloaded")
+    tab = page.locator(".lm-TabBar-tab.jp-mod-current", has_text=notebook)
+    expect(tab, f"{notebook} did not open as the current tab").to_be_visible()
     # "Python 3 (ipykernel) | Idle" in the status bar: the page is connected to an idle kernel
     # (the toolbar's execution indicator already says idle while there is "No Kernel").
     idle = page.locator("#jp-main-statusbar").get_by_text(re.compile(r"^Python 3.* \| Idle$"))
@@ -254,13 +290,18 @@ def run_notebook_and_use_widget(page, url: str) -> None:
     page.locator(".lm-MenuBar-item", has_text=re.compile(r"^Run$")).click()
     page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
 
-    # The last cell prints "the widget works:". Run All queues every code cell at once ("[*]"),
-    # so no "[*]" left without that text means Run All stopped early (a failing cell stops it).
+    # The last cell prints done_text. Run All queues every code cell at once ("[*]"), so no
+    # "[*]" left without that text means Run All stopped early (a failing cell stops it).
     state = page.wait_for_function(
-        RUN_ALL_STATE, arg=[STDERR_OUTPUT, DONE_TEXT], timeout=RUN_ALL_TIMEOUT_MS, polling=500
+        RUN_ALL_STATE, arg=[STDERR_OUTPUT, done_text], timeout=RUN_ALL_TIMEOUT_MS, polling=500
     ).json_value()
     assert state == "done", f"Run All did not reach the last cell ({state}):\n{error_report(page)}"
     expect(idle, "the kernel did not become idle after Run All").to_be_visible()
+    return idle
+
+
+def run_notebook_and_use_widget(page, url: str) -> None:
+    idle = open_and_run_all(page, url, NOTEBOOK, DONE_TEXT)
 
     # The FusionWidget rendered: one widget output holding its controls and a feature-map image.
     widget = page.locator(WIDGET).filter(has=page.get_by_role("button", name="Compare"))
@@ -311,10 +352,11 @@ def run_notebook_and_use_widget(page, url: str) -> None:
     widget.screenshot(path=SUCCESS_SHOT)
 
 
-@pytest.mark.slow
-def test_fusion_widget_runs_and_reacts_in_jupyterlab(jupyter_lab):
+def in_browser(jupyter_lab, use, failure_shot: Path) -> None:
+    """Run ``use(page, url)`` in a fresh headless Chromium; on failure, a screenshot and the
+    page's errors and the server's log in the message."""
     url, log = jupyter_lab
-    FAILURE_SHOT.unlink(missing_ok=True)
+    failure_shot.unlink(missing_ok=True)
     with playwright_api.sync_playwright() as playwright:
         # Playwright gives each launch a fresh temporary profile (its own --user-data-dir).
         browser = playwright.chromium.launch(
@@ -327,16 +369,69 @@ def test_fusion_widget_runs_and_reacts_in_jupyterlab(jupyter_lab):
             page_errors = []
             page.on("pageerror", lambda error: page_errors.append(str(error)))
             try:
-                run_notebook_and_use_widget(page, url)
+                use(page, url)
             except Exception as error:
                 SCREENSHOTS.mkdir(parents=True, exist_ok=True)
                 widget = page.locator(WIDGET)
                 target = widget.first if widget.count() else page
-                target.screenshot(path=FAILURE_SHOT)
+                target.screenshot(path=failure_shot)
                 details = "\n".join(page_errors[-5:]) or "none"
                 raise AssertionError(
-                    f"{error}\n\nscreenshot: {FAILURE_SHOT}\npage errors: {details}\n"
+                    f"{error}\n\nscreenshot: {failure_shot}\npage errors: {details}\n"
                     f"JupyterLab log (tail):\n{log_tail(log)}"
                 ) from error
         finally:
             browser.close()
+
+
+@pytest.mark.slow
+def test_fusion_widget_runs_and_reacts_in_jupyterlab(jupyter_lab):
+    in_browser(jupyter_lab, run_notebook_and_use_widget, FAILURE_SHOT)
+
+
+def explorer_status(widget) -> int:
+    """'256 draws (run 2): ...' -> 2."""
+    text = widget.locator(".widget-html .widget-html-content").inner_text().strip()
+    match = re.match(r"256 draws \(run (\d+)\): share of images with any loss cell", text)
+    assert match, f"the explorer's status is not a count of draws: {text!r}"
+    return int(match[1])
+
+
+def run_explorer_and_move_sliders(page, url: str) -> None:
+    idle = open_and_run_all(page, url, EXPLORER_NOTEBOOK, EXPLORER_DONE_TEXT)
+    exact = page.locator("label.widget-label", has_text=re.compile("^target scale$"))
+    widget = page.locator(WIDGET).filter(has=exact)
+    expect(widget, "the MaskExplorer did not render").to_have_count(1)
+    image = widget.locator(".widget-output img")
+    expect(image, "the explorer shows no maps").to_be_visible()
+    assert explorer_status(widget) == 1
+    old_image = image.get_attribute("src")
+
+    # More targets: the statistics are drawn again, and the picture changes.
+    targets = labelled(widget, ".widget-slider", "targets")
+    targets.get_by_role("slider").press("End")
+    expect(targets.locator(".widget-readout")).to_have_text("8")
+    status = widget.locator(".widget-html .widget-html-content")
+    expect(status, "the explorer did not redraw after the targets slider moved").to_contain_text(
+        "(run 2)"
+    )
+    expect(image, "the maps did not change with the targets").not_to_have_attribute(
+        "src", old_image
+    )
+    # A finer grid: level 0 becomes 16x16 (the slider's last value).
+    grid = labelled(widget, ".widget-slider", "grid side")
+    grid.get_by_role("slider").press("End")
+    expect(grid.locator(".widget-readout")).to_have_text("16")
+    expect(status).to_contain_text("(run 3)")
+    assert "hjepa-error" not in widget.inner_html()
+
+    expect(idle, "the kernel did not become idle after using the explorer").to_be_visible()
+    errors = error_report(page)
+    assert not errors, f"JupyterLab shows errors:\n{errors}"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    widget.screenshot(path=EXPLORER_SHOT)
+
+
+@pytest.mark.slow
+def test_mask_explorer_runs_and_reacts_in_jupyterlab(jupyter_lab):
+    in_browser(jupyter_lab, run_explorer_and_move_sliders, EXPLORER_FAILURE_SHOT)

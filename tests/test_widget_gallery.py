@@ -64,3 +64,30 @@ def test_the_widget_is_left_as_it_was(widget, tmp_path):
     torch.testing.assert_close(
         torch.as_tensor(widget.results["FPN add"].maps[0]), torch.as_tensor(before)
     )
+
+
+# -- the mask explorer's gallery (hjepa_lite.mask_gallery) ---------------------------------
+
+
+def test_the_mask_gallery_has_one_figure_per_state_and_leaves_the_explorer(tmp_path):
+    from hjepa_lite.mask_explorer import MaskExplorer
+    from hjepa_lite.mask_gallery import gallery_keys, save_gallery
+
+    explorer = MaskExplorer(draws=64, batch=16, target_aspect=(1.0, 1.0))
+    runs, cells = explorer.runs, explorer.stats["cells"].clone()
+    states = {
+        "g": ("grid side", "grid", (8, 12)),
+        "s": ("target scale", "target_scale", ((0.15, 0.2), (1.0, 1.0))),  # the second: refused
+    }
+    page = save_gallery(explorer, tmp_path, src="mask/", states=states)
+    keys = re.findall(r'<figure data-key="([^"]+)"', page)
+    assert keys == gallery_keys(states) == ["g0-s0", "g0-s1", "g1-s0", "g1-s1"]
+    assert len(re.findall(r"<figure [^>]* hidden>", page)) == 3
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == ["g0-s0.png", "g1-s0.png"]
+    assert 'src="mask/g1-s0.png"' in page and Image.open(tmp_path / "g1-s0.png").size[0] > 300
+    assert page.count('class="hjepa-error"') == 2 and "could not keep min_context" in page
+    assert re.findall(r'data-axis="(\w)"', page) == ["g", "s"]
+    assert "grid side 12, target scale 0.15-0.2" in page
+    # the explorer was not driven: same sliders, same statistics, no redraw
+    assert explorer.runs == runs and explorer.grid.value == 8
+    assert torch.equal(explorer.stats["cells"], cells)
