@@ -66,14 +66,21 @@ def paired(runs, pool, fpn, kind, source, measure, pool_source=None):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("results", nargs="+", metavar="NAME=FILE.json")
+    parser.add_argument(
+        "results",
+        nargs="+",
+        metavar="NAME=FILE.json[,FILE.json...]",
+        help="one data set's dense_claims.py JSON files (their runs are merged)",
+    )
     parser.add_argument("--pool", default="tiny_pool")
     parser.add_argument("--fpn", default="tiny_fpn_add")
     args = parser.parse_args()
     data = {}
     for item in args.results:
-        name, _, path = item.partition("=")
-        data[name] = json.loads(Path(path).read_text())["runs"]
+        name, _, paths = item.partition("=")
+        data[name] = {}
+        for path in paths.split(","):
+            data[name] |= json.loads(Path(path).read_text())["runs"]
     print(
         f"`python benchmarks/claims_table.py --pool {args.pool} --fpn {args.fpn} "
         + " ".join(args.results)
@@ -109,6 +116,10 @@ def main() -> None:
     print("| data | source | " + " | ".join(s.removeprefix("step") for s in SNAPSHOT_STEPS) + " |")
     print("|---|---|" + "---:|" * len(SNAPSHOT_STEPS))
     for name, runs in data.items():
+        snapshots = [run.keys() for v in (args.pool, args.fpn) for run in runs[v].values()]
+        if not all(set(SNAPSHOT_STEPS[:-1]) <= keys for keys in snapshots):
+            print(f"| {name} | (runs probed without snapshots) |" + " |" * len(SNAPSHOT_STEPS))
+            continue
         for source in ("fpn", "targets"):
             cells = []
             for step in SNAPSHOT_STEPS:
