@@ -19,6 +19,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 
 from .mask_explorer import MaskExplorer, make_sampler, mask_statistics, plot_explorer
+from .widget_gallery import gallery_menu, gallery_page
 
 __all__ = ["GALLERY_STATES", "gallery_keys", "save_gallery"]
 
@@ -87,45 +88,13 @@ def save_gallery(
 
 
 def _page(states: dict, figures: dict[str, tuple[str, str]]) -> str:
-    menus = []
-    for axis, (label, _, values) in states.items():
-        items = "".join(
-            f'<option value="{i}">{html.escape(_text(v))}</option>' for i, v in enumerate(values)
-        )
-        menus.append(f'<label>{label} <select data-axis="{axis}">{items}</select></label>')
-    first = gallery_keys(states)[0]
-    shown = []
-    for key, (body, caption) in figures.items():
-        hidden = "" if key == first else " hidden"
-        shown.append(
-            f'<figure data-key="{key}"{hidden}>{body}'
-            f"<figcaption>{html.escape(caption)}</figcaption></figure>"
-        )
-    script = (
-        "<script>(function () {"
-        " var g = document.currentScript.parentElement;"
-        " function show() {"
-        "  var key = Array.from(g.querySelectorAll('select'))"
-        "   .map(function (s) { return s.dataset.axis + s.value; }).join('-');"
-        "  g.querySelectorAll('figure').forEach(function (f) {"
-        "   f.hidden = f.dataset.key !== key; });"
-        " }"
-        " g.querySelectorAll('select').forEach(function (s) {"
-        "  s.addEventListener('change', show); });"
-        "})();</script>"
-    )
+    menus = [
+        gallery_menu(axis, label, [(i, _text(v)) for i, v in enumerate(values)])
+        for axis, (label, _, values) in states.items()
+    ]
     note = (
-        "<p><em>A gallery of the mask explorer's states, drawn when this page was built: choose"
+        "A gallery of the mask explorer's states, drawn when this page was built: choose"
         " the grid side, the target scale and the number of targets. The aspect ratio stays as"
-        " the cell above sets it; run the notebook to move every slider.</em></p>"
+        " the cell above sets it; run the notebook to move every slider."
     )
-    return (
-        '<div class="hjepa-gallery hjepa-mask-gallery">'
-        + note
-        + '<div class="hjepa-gallery-menus">'
-        + " ".join(menus)
-        + "</div>"
-        + "".join(shown)
-        + script
-        + "</div>"
-    )
+    return gallery_page(note, menus, figures, "hjepa-mask-gallery")

@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt
 from .compare import plot_comparison
 from .widgets import FusionWidget
 
-__all__ = ["GalleryEntry", "save_gallery", "gallery_states"]
+__all__ = ["GalleryEntry", "gallery_menu", "gallery_page", "gallery_states", "save_gallery"]
 
 # one state of the gallery: (weights index, image index, level)
 GalleryEntry = tuple[int, int, int]
@@ -78,52 +78,68 @@ def save_gallery(widget: FusionWidget, folder: str | Path, src: str = "", dpi: i
     return _page(widget, figures, captions)
 
 
-def _menu(axis: str, label: str, options: list[str]) -> str:
+def gallery_menu(axis: str, label: str, options: list[tuple[int, object]]) -> str:
+    """One ``<select>`` of a gallery: ``options`` are ``(index, shown value)`` pairs; the
+    chosen indices of every menu, as ``<axis><index>`` joined by ``-``, name the figure shown."""
     items = "".join(f'<option value="{n}">{html.escape(str(o))}</option>' for n, o in options)
     return f'<label>{label} <select data-axis="{axis}">{items}</select></label>'
 
 
-def _page(widget: FusionWidget, figures: dict[str, str], captions: dict) -> str:
-    menus = [
-        _menu("w", "weights", list(enumerate(widget.weights.options))),
-        _menu("i", "image", list(enumerate(widget.images))),
-        _menu("l", "level", [(level, level) for level in range(widget.num_levels)]),
-    ]
-    states = []
-    for state in gallery_states(widget):
-        w, i, _ = state
-        hidden = "" if state == (0, 0, 0) else " hidden"
-        caption = re.sub(r"<[^>]+>| \(run \d+\)", "", captions[w, i])  # the status, as text
-        caption = html.escape(caption)
-        states.append(
-            f'<figure data-key="{_key(state)}"{hidden}>{figures[_key(state)]}'
-            f"<figcaption>{caption}</figcaption></figure>"
+# shows the figure whose data-key is every menu's "<axis><index>", joined by "-"
+_SCRIPT = (
+    "<script>(function () {"
+    " var g = document.currentScript.parentElement;"
+    " function show() {"
+    "  var key = Array.from(g.querySelectorAll('select'))"
+    "   .map(function (s) { return s.dataset.axis + s.value; }).join('-');"
+    "  g.querySelectorAll('figure').forEach(function (f) {"
+    "   f.hidden = f.dataset.key !== key; });"
+    " }"
+    " g.querySelectorAll('select').forEach(function (s) {"
+    "  s.addEventListener('change', show); });"
+    "})();</script>"
+)
+
+
+def gallery_page(
+    note: str, menus: list[str], figures: dict[str, tuple[str, str]], css_class: str = ""
+) -> str:
+    """The gallery's HTML: a note (plain text), the menus, one ``<figure>`` per
+    ``key -> (body HTML, caption text)`` (the first shown, the others hidden) and the script
+    that switches between them."""
+    shown = []
+    for n, (key, (body, caption)) in enumerate(figures.items()):
+        hidden = "" if n == 0 else " hidden"
+        shown.append(
+            f'<figure data-key="{key}"{hidden}>{body}'
+            f"<figcaption>{html.escape(caption)}</figcaption></figure>"
         )
-    script = (
-        "<script>(function () {"
-        " var g = document.currentScript.parentElement;"
-        " function show() {"
-        "  var key = Array.from(g.querySelectorAll('select'))"
-        "   .map(function (s) { return s.dataset.axis + s.value; }).join('-');"
-        "  g.querySelectorAll('figure').forEach(function (f) {"
-        "   f.hidden = f.dataset.key !== key; });"
-        " }"
-        " g.querySelectorAll('select').forEach(function (s) {"
-        "  s.addEventListener('change', show); });"
-        "})();</script>"
-    )
-    note = (
-        "<p><em>A gallery of the widget's states, drawn when this page was built: choose the"
-        " weights, the image and the level. The other controls stay as the cell above sets"
-        " them; run the notebook to change them.</em></p>"
-    )
     return (
-        '<div class="hjepa-gallery">'
-        + note
-        + '<div class="hjepa-gallery-menus">'
+        f'<div class="{" ".join(["hjepa-gallery", css_class]).strip()}">'
+        f"<p><em>{html.escape(note)}</em></p>"
+        '<div class="hjepa-gallery-menus">'
         + " ".join(menus)
         + "</div>"
-        + "".join(states)
-        + script
+        + "".join(shown)
+        + _SCRIPT
         + "</div>"
     )
+
+
+def _page(widget: FusionWidget, figures: dict[str, str], captions: dict) -> str:
+    menus = [
+        gallery_menu("w", "weights", list(enumerate(widget.weights.options))),
+        gallery_menu("i", "image", list(enumerate(widget.images))),
+        gallery_menu("l", "level", [(level, level) for level in range(widget.num_levels)]),
+    ]
+    pages = {}
+    for state in gallery_states(widget):
+        w, i, _ = state
+        caption = re.sub(r"<[^>]+>| \(run \d+\)", "", captions[w, i])  # the status, as text
+        pages[_key(state)] = (figures[_key(state)], caption)
+    note = (
+        "A gallery of the widget's states, drawn when this page was built: choose the"
+        " weights, the image and the level. The other controls stay as the cell above sets"
+        " them; run the notebook to change them."
+    )
+    return gallery_page(note, menus, pages)
