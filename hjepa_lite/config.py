@@ -20,6 +20,8 @@ wants one; a key given twice in one mapping is an error. Schema::
       targets: head           # head: EMA copy of the hierarchy on the target path
                               # pooled: parameter-free targets, the pooled EMA encoder tokens
                               # top_down: pooled, then each coarser level added (upsampled) below
+      target_depths: 1        # the targets' tokens: the mean of the EMA encoder's last k blocks,
+                              # each layer-normed (data2vec's targets); 1 -> the last block only
       normalize_online: false # layer-norm the online grid before the head, as the targets are
       predictor:
         embed_dim: null       # null -> embed_dim // 2
@@ -188,6 +190,7 @@ class ModelConfig:
     num_hierarchies: int = 3
     pooling: str = "2d"
     targets: str = "head"
+    target_depths: int = 1
     normalize_online: bool = False
     predictor: PredictorConfig = field(default_factory=PredictorConfig)
     fpn: FPNConfig = field(default_factory=FPNConfig)

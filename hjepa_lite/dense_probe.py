@@ -17,6 +17,10 @@ Feature sources (``SOURCES``), each a map per level ``(n, h_l, w_l, D)``:
 * ``hypercolumn``: the parameter-free pyramid of those tokens, every level resized (nearest)
   to the finest grid and concatenated, finest level only: what an FPN must beat to be worth
   its parameters;
+* ``depths``: the EMA encoder's tokens after every block, each layer-normed, concatenated
+  (``depth * D`` numbers a cell), finest level only: a CNN's FPN takes its fine laterals from
+  shallow stages and DINOv2's dense probes read the last 4 layers, so this is the
+  parameter-free bar for laterals from several depths;
 * ``simple_pyramid``: ViTDet's simple feature pyramid without its learned layers: the last
   layer's tokens at the finest level and max-pooled by ``2**l`` at level ``l``;
 * ``pixels``: each cell's pixels averaged to a 4 x 4 grid (48 numbers), every level.
@@ -58,8 +62,8 @@ __all__ = [
     "untrained_like",
 ]
 
-SOURCES = ("targets", "fpn", "encoder", "hypercolumn", "simple_pyramid", "pixels")
-FINEST_ONLY = ("encoder", "hypercolumn")  # sources with one level, the finest
+SOURCES = ("targets", "fpn", "encoder", "hypercolumn", "depths", "simple_pyramid", "pixels")
+FINEST_ONLY = ("encoder", "hypercolumn", "depths")  # sources with one level, the finest
 PIXEL_GRID = 4  # the pixels source: each cell's pixels averaged to a 4 x 4 grid
 RIDGE = 1e-2  # as the global linear probe (:func:`hjepa_lite.evaluate.linear_probe_predict`)
 _ROWS = 16_384  # cells per chunk of the normal equations
@@ -96,6 +100,10 @@ def source_levels(
         return [_grid(x, s) for x, s in zip(model.target_pyramid(flat), sizes, strict=True)]
     if source == "encoder":
         return [_grid(flat, sizes[0])]
+    if source == "depths":
+        blocks = model.target_encoder.intermediates(images)  # [(B, N, D)] * depth
+        normed = [F.layer_norm(x, x.shape[-1:]) for x in blocks]
+        return [_grid(torch.cat(normed, -1), sizes[0])]
     if source == "simple_pyramid":
         maps = rearrange(flat, "b (h w) d -> b d h w", h=sizes[0][0])
         pooled = [F.max_pool2d(maps, 2**level, ceil_mode=True) for level in range(len(sizes))]

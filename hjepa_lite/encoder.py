@@ -93,14 +93,29 @@ class PatchEncoder(nn.Module):
             "pos_embed", sincos_pos_embed(self.grid_size, self.embed_dim), persistent=False
         )
 
+    @property
+    def depth(self) -> int:
+        return len(self.vit.blocks)
+
     def forward(self, images: torch.Tensor, keep_index: torch.Tensor | None = None) -> torch.Tensor:
+        return self.intermediates(images, keep_index)[-1]
+
+    def intermediates(
+        self, images: torch.Tensor, keep_index: torch.Tensor | None = None
+    ) -> list[torch.Tensor]:
+        """The tokens after every block, ``[(B, N, D)] * depth`` (``(B, K, D)`` with
+        ``keep_index``), shallowest first; the last one through the final norm, as
+        :meth:`forward` returns it."""
         tokens = self.vit.patch_embed(images) + self.pos_embed
         if keep_index is not None:
             tokens = gather_tokens(tokens, keep_index)
         tokens = self.vit.norm_pre(tokens)
+        outputs = []
         for block in self.vit.blocks:
             if self.grad_checkpointing and torch.is_grad_enabled():
                 tokens = checkpoint(block, tokens, use_reentrant=False)
             else:
                 tokens = block(tokens)
-        return self.vit.norm(tokens)
+            outputs.append(tokens)
+        outputs[-1] = self.vit.norm(tokens)
+        return outputs

@@ -7,7 +7,8 @@ One forward pass (``mask``: ``(B, N)``, 1 = hidden/predicted, 0 = visible contex
            -> predictor: context + a mask token per hidden cell     (B, M, D)
            -> online grid: context at visible cells, predictions at hidden cells (B, N, D)
            -> hierarchy (pooling-only or FPN)        -> predictions [(B, N_l, D)]
-    images -> EMA target encoder on all tokens -> layer_norm
+    images -> EMA target encoder on all tokens -> layer_norm (target_depths=k: the mean of
+              its last k blocks, each layer-normed, as data2vec's targets)
            -> targets="pooled" (the tiny recipe): 2**l x 2**l means of those tokens
               targets="top_down": those means, each coarser level upsampled and added below
                 (a parameter-free FPN: level 0 carries every coarser level's context)
@@ -59,14 +60,21 @@ class HJEPA(nn.Module):
         targets: str = "head",
         normalize_online: bool = False,
         config: ModelConfig | None = None,
+        target_depths: int = 1,
     ):
         super().__init__()
         if targets not in TARGETS:
             raise ValueError(f"model.targets={targets!r} is not supported; valid: {TARGETS}")
+        if isinstance(target_depths, bool) or not 1 <= target_depths <= encoder.depth:
+            raise ValueError(
+                f"model.target_depths={target_depths!r} must be an int in 1..{encoder.depth} "
+                f"(the encoder's depth): the targets average its last target_depths blocks"
+            )
         self.context_encoder = encoder
         self.predictor = predictor
         self.hierarchy = hierarchy
         self.targets = targets
+        self.target_depths = target_depths  # data2vec's targets: the mean of the last k blocks
         # True: the online grid is layer-normed (no affine) before the hierarchy, as the
         # target tokens are before the EMA hierarchy: both heads then see alike inputs.
         self.normalize_online = normalize_online
@@ -229,9 +237,14 @@ class HJEPA(nn.Module):
     @torch.no_grad()
     def target_tokens(self, images: torch.Tensor) -> torch.Tensor:
         """The EMA encoder's tokens of every patch, layer-normed (what enters the target
-        hierarchy): ``(B, 3, H, W) -> (B, N, D)``."""
+        hierarchy): ``(B, 3, H, W) -> (B, N, D)``. With ``target_depths = k > 1``, the mean
+        of its last ``k`` blocks' tokens, each layer-normed first (data2vec's targets)."""
         self._check_images(images)
-        tokens = self.target_encoder(images)
+        if self.target_depths == 1:
+            tokens = self.target_encoder(images)
+        else:
+            depths = self.target_encoder.intermediates(images)[-self.target_depths :]
+            tokens = torch.stack([F.layer_norm(x, x.shape[-1:]) for x in depths]).mean(0)
         return F.layer_norm(tokens, tokens.shape[-1:])
 
     @torch.no_grad()
@@ -343,6 +356,7 @@ def build_model(cfg: ModelConfig) -> HJEPA:
         targets=cfg.targets,
         normalize_online=cfg.normalize_online,
         config=cfg,
+        target_depths=cfg.target_depths,
     )
 
 
@@ -362,6 +376,7 @@ def create_hjepa(
     grad_checkpointing: bool = False,
     pooling: str = "2d",
     targets: str = "head",
+    target_depths: int = 1,
     normalize_online: bool = False,
     fpn_upsample: str = "bilinear",
     fpn_bottom_up: bool = False,
@@ -388,6 +403,7 @@ def create_hjepa(
         "num_hierarchies": num_hierarchies,
         "pooling": pooling,
         "targets": targets,
+        "target_depths": target_depths,
         "normalize_online": normalize_online,
         "predictor": {
             "embed_dim": predictor_embed_dim,

@@ -111,6 +111,39 @@ def test_top_down_targets_add_each_coarser_target_to_the_pooled_level_below_it()
     )
 
 
+def test_target_depths_average_the_last_blocks_each_layer_normed_as_data2vec():
+    """target_depths=k: the target tokens are the mean of the EMA encoder's last k blocks,
+    each layer-normed, then layer-normed again; k=1 is the last block's tokens, as before; the
+    pooled levels are built on them; k outside 1..depth is rejected when the model is built."""
+    images = torch.randn(2, 3, 64, 64)
+    last = tiny_hjepa(img_size=64, depth=3, targets="pooled")
+    tokens = last.target_encoder(images)
+    torch.testing.assert_close(
+        last.target_tokens(images), F.layer_norm(tokens, (tokens.shape[-1],))
+    )
+    model = tiny_hjepa(img_size=64, depth=3, targets="pooled", target_depths=2)
+    model.load_state_dict(last.state_dict())  # no new parameter: the same weights load
+    encoder = model.target_encoder
+    x = encoder.vit.norm_pre(encoder.vit.patch_embed(images) + encoder.pos_embed)
+    blocks = []
+    for block in encoder.vit.blocks:
+        x = block(x)
+        blocks.append(x)
+    blocks[-1] = encoder.vit.norm(x)
+    torch.testing.assert_close(blocks[-1], tokens)
+    mean = (F.layer_norm(blocks[1], (x.shape[-1],)) + F.layer_norm(blocks[2], (x.shape[-1],))) / 2
+    want = F.layer_norm(mean, mean.shape[-1:])
+    torch.testing.assert_close(model.target_tokens(images), want)
+    pooled = F.avg_pool2d(rearrange(want, "b (h w) d -> b d h w", h=8), 2)
+    pooled = rearrange(pooled, "b d h w -> b (h w) d")
+    torch.testing.assert_close(
+        model.extract_features(images, 1), F.layer_norm(pooled, (x.shape[-1],))
+    )
+    for bad, message in ((0, "positive integer"), (True, "must be int"), (4, r"in 1\.\.3")):
+        with pytest.raises(ValueError, match=f"target_depths.*{message}"):
+            tiny_hjepa(img_size=64, depth=3, target_depths=bad)
+
+
 def test_the_rank_monitor_logs_every_level_and_warns_once_when_a_rank_halves():
     history = {}
     monitor = RankMonitor(num_levels=2)

@@ -78,6 +78,7 @@ PERTURBATIONS = {
     "num_hierarchies": (2, None),
     "pooling": ("1d_seed", None),
     "targets": ("head", None),  # TINY has pooled targets: an EMA head changes target_ema
+    "target_depths": (2, None),
     "normalize_online": (True, None),
     "predictor.embed_dim": (48, None),
     "predictor.depth": (1, None),
@@ -98,6 +99,7 @@ def fingerprint(model):
         model.hierarchy.pooling,
         model.hierarchy.upsample,
         model.normalize_online,
+        model.target_depths,
         encoder.grad_checkpointing,
         encoder.num_heads,
         model.predictor.blocks[0].attn.num_heads,

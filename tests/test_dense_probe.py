@@ -24,7 +24,7 @@ from hjepa_lite.shapes import ShapesDataset
 def model():
     torch.manual_seed(0)
     return create_hjepa(
-        "vit_tiny_patch16_224", img_size=32, patch_size=8, depth=1, use_fpn=True,
+        "vit_tiny_patch16_224", img_size=32, patch_size=8, depth=2, use_fpn=True,
         predictor_depth=1, num_hierarchies=3, targets="pooled",
     ).eval()  # fmt: skip
 
@@ -42,6 +42,12 @@ def test_every_source_is_what_it_says(model):
     column = maps["hypercolumn"][0]  # level 1's cell (i // 2, j // 2) repeated at (i, j)
     assert column.shape == (2, 4, 4, 3 * 192)
     torch.testing.assert_close(column[:, 3, 1, 192:384], tokens[:, 2:4, 0:2].mean((1, 2)))
+    depths = maps["depths"]  # every block's tokens, layer-normed; the last is `encoder`
+    assert len(depths) == 1 and depths[0].shape == (2, 4, 4, 192 * model.context_encoder.depth)
+    torch.testing.assert_close(depths[0][..., -192:], tokens)
+    vit = model.target_encoder.vit
+    first = vit.blocks[0](vit.patch_embed(images) + model.target_encoder.pos_embed)
+    torch.testing.assert_close(depths[0][..., :192].flatten(1, 2), F.layer_norm(first, (192,)))
     pixels = maps["pixels"][2]  # one cell of 32 px, averaged to 4 x 4 blocks of 8 px
     assert pixels.shape == (2, 1, 1, 48)
     blocks = F.avg_pool2d(images, 8).flatten(1)
@@ -84,7 +90,7 @@ def test_a_probe_runs_end_to_end_and_init_is_the_trainers_start(model):
     again = untrained_like(model)
     torch.manual_seed(0)
     fresh = create_hjepa(
-        "vit_tiny_patch16_224", img_size=32, patch_size=8, depth=1, use_fpn=True,
+        "vit_tiny_patch16_224", img_size=32, patch_size=8, depth=2, use_fpn=True,
         predictor_depth=1, num_hierarchies=3, targets="pooled",
     )  # fmt: skip
     for a, b in zip(again.state_dict().values(), fresh.state_dict().values(), strict=True):
