@@ -134,7 +134,7 @@ def plot_history(history: dict[str, list[float]], axes=None, label: str = "", sm
     if history.get("rank_step"):
         steps, ranks = history["rank_step"], history["rank_encoder"]
         axes[1].plot(steps, ranks, "k--", label=f"{label} encoder".strip())
-        axes[1].set(title="RankMe of the target tokens (1 = collapse)", xlabel="step")
+        axes[1].set(title="batch RankMe of the target tokens (1 = collapse)", xlabel="step")
     else:
         axes[1].set(title="target feature std across images (0 = collapse)", xlabel="step")
     axes[1].set_ylim(bottom=0)

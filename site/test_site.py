@@ -2,8 +2,8 @@
 Chromium the way a reader would, with every request off this machine refused (the site must
 work offline): every page loads without a console error, every notebook page has its figures,
 every internal link resolves, and notebook 04's widget gallery is visible and answers its
-menus, and so is notebook 05's mask explorer gallery. Screenshots of the home page and the
-galleries go to build/screenshots/.
+menus, and so is notebook 05's mask explorer gallery; the home page shows the current results
+only. Screenshots of the home page and the galleries go to build/screenshots/.
 
 Needs Chromium (HJEPA_CHROMIUM, else /usr/bin/chromium) and the Python package playwright, as
 tests/test_browser.py does; skipped with the reason when either is missing.
@@ -108,6 +108,18 @@ def test_every_page_loads_offline_with_figures_and_no_error(page, server):
     assert not page.errors, f"console errors: {page.errors}"
     assert not page.outside, f"requests off this machine: {sorted(set(page.outside))}"
     assert not broken, f"internal links that do not resolve: {broken}"
+
+
+def test_the_home_page_shows_current_results_only(page, server):
+    """README's results up to its <!-- site:end-results --> marker (site/index.md): the seed's
+    claims measured, the collapse fix with the current recipe, the step cost; not the section
+    of earlier runs, made before the collapse fix."""
+    page.goto(server + "index.html", wait_until="networkidle")
+    ids = page.eval_on_selector_all("section[id]", "sections => sections.map(s => s.id)")
+    for current in ("what-the-pyramid-buys", "collapse-measured", "speed-memory"):
+        assert any(i.startswith(current) for i in ids), f"no section {current}...: {ids}"
+    assert not any(i.startswith("probe-quality-after") for i in ids), f"history shown: {ids}"
+    assert not page.errors and not page.outside
 
 
 def test_the_widget_gallery_answers_its_menus(page, server):
