@@ -15,11 +15,13 @@ term))``, in [0, 1] (:func:`top_down_shares`); PANet's bottom-up path
 (:mod:`hjepa_lite.bottom_up`) gets the same measure at the coarse levels
 (:func:`bottom_up_shares`). ``var`` is the variance of every channel over all images and cells,
 averaged over channels (:func:`variance`); the two variances are compared, not the variance of
-their sum (which also holds their covariance).
+their sum (which also holds their covariance). :func:`scale_top_down` turns a trained head's
+top-down path down (0: off) or up, to measure what its fused levels use it for.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 
 import torch
@@ -37,6 +39,7 @@ __all__ = [
     "fusion_terms",
     "half_norms",
     "head_tokens",
+    "scale_top_down",
     "top_down_shares",
     "variance",
 ]
@@ -167,3 +170,29 @@ def bottom_up_shares(head: FeaturePyramid, tokens: torch.Tensor) -> list[float]:
         shares.append(_share(coarser, from_below))
         pan.append(smooth(coarser + from_below))
     return shares
+
+
+def scale_top_down(head: FeaturePyramid, scale: float) -> FeaturePyramid:
+    """A copy of ``head`` whose every top-down term is multiplied by ``scale``: with ``add``,
+    ``fpn_l = lateral_l + scale * down_l`` (``concat``: ``W_td (scale * down_l)``), where
+    ``down_l`` comes from the copy's own ``fpn_{l+1}``. ``scale = 0`` leaves each level its
+    lateral term, ``1`` the head as trained. Done by scaling the affine weights of each step's
+    final LayerNorm (``scale * LN(x) = LN(x)`` with ``gamma, beta`` times ``scale``); the
+    original is not changed."""
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not math.isfinite(scale):
+        raise ValueError(f"scale={scale!r} must be a finite number (0: no top-down path)")
+    if not head.use_fpn:
+        raise ValueError("a pooling-only head has no top-down path to scale")
+    for level, step in enumerate(head.top_down):
+        if not isinstance(step.fuse, (AddFusion, ConcatFusion)):
+            raise ValueError(
+                f"step {level} fuses with {type(step.fuse).__name__}: only add and concat are "
+                "linear in their top-down input (valid fusions: add, concat)"
+            )
+    scaled = copy.deepcopy(head)
+    with torch.no_grad():
+        for step in scaled.top_down:
+            norm = step.layer[1]
+            norm.weight.mul_(scale)
+            norm.bias.mul_(scale)
+    return scaled

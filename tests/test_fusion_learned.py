@@ -118,3 +118,55 @@ def test_on_the_shipped_concat_model_the_terms_rebuild_its_levels():
     lateral, top_down = fl.fusion_terms(head, tokens)[0]
     torch.testing.assert_close(lateral + top_down + head.top_down[0].fuse.proj.bias, fpn[0])
     assert all(0 < share < 1 for share in fl.top_down_shares(head, tokens))
+
+
+@pytest.mark.parametrize("fusion", ["add", "concat"])
+@pytest.mark.parametrize("scale", [0.0, 0.5, 1.0, 2.0])
+def test_a_scaled_top_down_path_multiplies_each_top_down_term(fusion, scale, tokens):
+    head = tiny_head(fusion)
+    before = [p.clone() for p in head.parameters()]
+    scaled = fl.scale_top_down(head, scale)
+    with torch.no_grad():
+        levels = scaled.fpn_levels(scaled.pooled_levels(tokens))
+    for level, (lateral, top_down) in enumerate(fl.fusion_terms(scaled, tokens)):
+        original = head.top_down[level]
+        with torch.no_grad():  # the original step's top-down input, from the copy's fpn_{l+1}
+            down = scale * original.from_coarser(levels[level + 1])
+        if fusion == "add":
+            torch.testing.assert_close(top_down, down)
+            torch.testing.assert_close(lateral + top_down, levels[level])
+        else:  # concat: W_td (scale * down); the lateral half and the bias stay as trained
+            _, w_td = fl.concat_halves(original.fuse)
+            torch.testing.assert_close(top_down, down @ w_td.T)
+            torch.testing.assert_close(lateral + top_down + original.fuse.proj.bias, levels[level])
+    if scale == 1.0:
+        with torch.no_grad():
+            trained = head.fpn_levels(head.pooled_levels(tokens))
+        for mine, theirs in zip(levels, trained, strict=True):
+            torch.testing.assert_close(mine, theirs)
+    assert all(torch.equal(a, b) for a, b in zip(before, head.parameters(), strict=True))
+
+
+def test_without_the_top_down_path_a_level_is_its_lateral_term(tokens):
+    head = tiny_head("add")
+    off = fl.scale_top_down(head, 0.0)
+    pooled = head.pooled_levels(tokens)
+    lateral = [conv(x) for conv, x in zip(head.lateral, pooled, strict=True)]
+    with torch.no_grad():
+        for mine, theirs in zip(off.fpn_levels(pooled), lateral, strict=True):
+            torch.testing.assert_close(mine, theirs)
+
+
+@pytest.mark.parametrize(
+    ("head", "scale", "message"),
+    [
+        (lambda: tiny_head("attention"), 0.0, "valid fusions: add, concat"),
+        (lambda: FeaturePyramid(16, (4, 4), 3, use_fpn=False), 0.0, "pooling-only"),
+        (lambda: tiny_head("add"), float("nan"), "finite number"),
+        (lambda: tiny_head("add"), True, "finite number"),
+        (lambda: tiny_head("add"), "0", "finite number"),
+    ],
+)
+def test_scale_top_down_refuses_what_it_cannot_scale(head, scale, message):
+    with pytest.raises(ValueError, match=message):
+        fl.scale_top_down(head(), scale)
