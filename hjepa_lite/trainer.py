@@ -266,8 +266,24 @@ class Trainer:
 
     # -- the loop ------------------------------------------------------------------------
 
-    def fit(self, callback: Callable[[Trainer], None] | None = None) -> dict[str, list[float]]:
-        """Train until ``total_steps``; ``callback(trainer)`` runs after every step."""
+    def fit(
+        self, callback: Callable[[Trainer], None] | None = None, until: int | None = None
+    ) -> dict[str, list[float]]:
+        """Train until ``total_steps``; ``callback(trainer)`` runs after every step.
+
+        ``until`` (1..total_steps) stops early at that step, with the schedules of the whole
+        run, and saves a checkpoint there: a later ``fit()`` continues exactly as if never
+        stopped. A run already at or past ``until`` trains nothing."""
+        if until is None:
+            until = self.total_steps
+        elif (
+            isinstance(until, bool)
+            or not isinstance(until, int)
+            or not 1 <= until <= self.total_steps
+        ):
+            raise ValueError(
+                f"until={until!r} must be a step of this run: an integer in 1..{self.total_steps}"
+            )
         epoch, batch = divmod(self.step, self.steps_per_epoch)
         bar = tqdm(
             total=self.total_steps,
@@ -277,14 +293,14 @@ class Trainer:
             unit="step",
         )
         try:
-            while self.step < self.total_steps:
+            while self.step < until:
                 self.loader.sampler.set_position(epoch, batch)
                 self.loader.dataset.set_epoch(epoch)
                 for images, _ in self.loader:
                     values = self.train_step(images)
                     bar.update(1)
                     bar.set_postfix(_postfix(values, self.model.num_levels), refresh=False)
-                    done = self.step >= self.total_steps
+                    done = self.step >= until
                     if done or self.step % self.config.train.checkpoint_every == 0:
                         self.save()
                     if callback is not None:

@@ -63,6 +63,28 @@ def test_resume_after_interrupt_repeats_the_uninterrupted_run_exactly(data, tmp_
         torch.testing.assert_close(full_state[key], resumed_state[key], rtol=0, atol=0)
 
 
+def test_fit_until_stops_on_the_whole_runs_schedule_and_a_later_fit_ends_it_exactly(data, tmp_path):
+    full = run(tiny_config(steps=10), data, tmp_path / "full")
+    part = Trainer(tiny_config(steps=10), out_dir=tmp_path / "part", progress=False, dataset=data)
+    early = {key: list(values) for key, values in part.fit(until=4).items()}
+    assert part.step == 4 and load_checkpoint(tmp_path / "part" / "last.pt")["step"] == 4
+    assert len(early["loss"]) == 4
+    for key in ("loss", "lr", "momentum"):  # the schedules of all 10 steps, cut at 4
+        assert early[key] == full.history[key][:4], key
+    assert part.fit(until=3)["loss"] == early["loss"]  # at or past `until`: nothing trains
+    resumed = run(tiny_config(steps=10), data, tmp_path / "part")
+    for key in ("loss", "lr", "momentum"):
+        assert resumed.history[key] == full.history[key], key
+
+
+@pytest.mark.parametrize("until", [0, 11, -1, 2.5, True, "4"])
+def test_fit_until_outside_the_run_is_refused_before_a_step(data, until):
+    trainer = Trainer(tiny_config(steps=10), progress=False, dataset=data)
+    with pytest.raises(ValueError, match=r"until=.* 1\.\.10"):
+        trainer.fit(until=until)
+    assert trainer.step == 0
+
+
 def test_resume_refuses_a_different_model(data, tmp_path):
     run(tiny_config(steps=2), data, tmp_path)
     other = tiny_config(steps=2)
