@@ -13,7 +13,8 @@ The seed's API::
 from .config import FPNConfig, ModelConfig, PredictorConfig, load_config
 from .datasets import build_dataset
 from .encoder import PatchEncoder
-from .fpn import FUSION_METHODS, UPSAMPLE_MODES, FeaturePyramid
+from .fpn import FeaturePyramid
+from .fusion import FUSION_METHODS
 from .hjepa import HJEPA, build_model, create_hjepa, create_hjepa_from_config
 from .loss import hierarchical_loss
 from .masks import MaskBatch, MultiBlockMaskSampler
@@ -29,6 +30,7 @@ from .pyramid import (
     target_mask_pyramid,
     upsample_tokens,
 )
+from .resample import UPSAMPLE_MODES
 from .shapes import ShapesDataset
 from .trainer import Trainer, load_trained
 

@@ -144,13 +144,15 @@ def _weights(args: argparse.Namespace) -> None:
 
 
 def _build(args: argparse.Namespace, pretrained) -> None:
+    from .weights_build import build_target, build_weights
+
     names = args.names or pretrained.SHIPPED
     for name in names:  # every name is checked before the first one trains
-        pretrained.build_target(name)
+        build_target(name)
     check_writable_folder(args.folder or pretrained.weights_folder(), "--folder")
     pretrained.manifest(args.folder)  # a damaged manifest is named now, not after training
     for name in names:
-        entry = pretrained.build_weights(name, args.folder, progress=not args.no_progress)
+        entry = build_weights(name, args.folder, progress=not args.no_progress)
         print(f"{name}: {entry['file']}, {entry['bytes']:,} bytes, sha256 {entry['sha256']}")
         print(f"  linear probe % per level: {entry['probe']['linear']}")
 

@@ -30,10 +30,12 @@ import torch
 import torch.nn.functional as F
 
 from .encoder import PatchEncoder
-from .fpn import FeaturePyramid
+from .fpn import FeaturePyramid, step_upsample
+from .fusion import fusion_class
 from .hjepa import HJEPA
 from .params import count_parameters, head_breakdown
 from .pretrained import manifest
+from .resample import upsampler_class
 from .viz import pca_rgb_levels
 
 __all__ = [
@@ -124,6 +126,9 @@ def compare_fusion(
     batch = image.unsqueeze(0).expand(batch_size, -1, -1, -1).contiguous()
     results, forwards = {}, {}
     for method in (None, *fusion_methods):
+        step = upsample
+        if method and fusion_class(method).resamples and upsampler_class(upsample).learned:
+            step = "bilinear"  # unused by a fusion that resamples itself; a learned one is refused
         torch.manual_seed(seed)
         head = FeaturePyramid(
             encoder.embed_dim,
@@ -132,9 +137,7 @@ def compare_fusion(
             use_fpn=method is not None,
             feature_dim=feature_dim,
             fusion_method=method or "add",
-            upsample="bilinear"
-            if method == "attention" and upsample == "transposed_conv"
-            else upsample,
+            upsample=step,
             bottom_up=bottom_up and method is not None,
         ).eval()
         levels = head(tokens)
@@ -163,11 +166,12 @@ def pretrained_variant(
         if not fpn["use_fpn"]:
             settings[None] = name
             continue
-        resample = None if fpn["fusion_method"] == "attention" else fpn["upsample"]
+        resample = step_upsample(fpn["fusion_method"], fpn["upsample"])
         settings[(fpn["fusion_method"], resample, fpn["bottom_up"])] = name
-    key = (
-        None if method is None else (method, None if method == "attention" else upsample, bottom_up)
-    )
+    key = None
+    if method is not None:
+        resamples = fusion_class(method).resamples
+        key = (method, None if resamples else upsample, bottom_up)
     if key not in settings:
         described = sorted(
             "pooling-only"

@@ -68,57 +68,69 @@ wants one; a key given twice in one mapping is an error. Schema::
 from __future__ import annotations
 
 import dataclasses
+import functools
 import io
 import math
 import re
+import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 import yaml
 from yaml.reader import ReaderError
-
-from .datasets import DATASETS
-from .fusion import FUSION_METHODS
-from .loss import LOSS_TYPES
-from .pyramid import POOLING_MODES
-from .regularizers import REGULARIZERS
-from .resample import UPSAMPLE_MODES
 
 __all__ = [
     "CONFIG_SECTIONS",
     "Config",
     "ConfigLoader",
     "DataConfig",
+    "DatasetName",
     "FPNConfig",
+    "FusionMethod",
     "LossConfig",
+    "LossType",
     "MaskConfig",
-    "TrainConfig",
     "ModelConfig",
+    "Pooling",
     "PredictorConfig",
+    "Regularizer",
     "TARGETS",
+    "Targets",
+    "TrainConfig",
+    "Upsample",
     "check_sections",
+    "choices",
     "load_config",
 ]
 
+# The option vocabularies, declared once. Each is the key set of the registry that resolves
+# it to code (tests/test_config.py checks that they agree): this module imports none of them.
+Pooling = Literal["2d", "1d_seed"]  # pyramid.POOLINGS
+Targets = Literal["head", "pooled", "top_down"]  # read by hjepa.HJEPA
+FusionMethod = Literal["add", "concat", "attention"]  # fusion.FUSIONS
+Upsample = Literal["bilinear", "nearest", "transposed_conv"]  # resample.UPSAMPLERS
+DatasetName = Literal[
+    "shapes", "cifar10", "stl10", "imagefolder", "photo_crops", "photo_objects"
+]  # datasets.DATASETS
+LossType = Literal["smooth_l1", "mse"]  # loss.LOSS_TYPES
+Regularizer = Literal["none", "vicreg", "sigreg"]  # regularizers.REGULARIZERS
+
+
+def choices(vocabulary: Any) -> tuple[str, ...]:
+    """The valid values of one of the vocabularies above: ``choices(FusionMethod)``."""
+    return get_args(vocabulary)
+
+
 # What the target path computes (model.targets): an EMA copy of the head, the pooled EMA
-# encoder tokens, or those with a parameter-free top-down pathway (read by hjepa.HJEPA).
-TARGETS = ("head", "pooled", "top_down")
+# encoder tokens, or those with a parameter-free top-down pathway.
+TARGETS = choices(Targets)
 
 # Top-level sections of a config file.
 CONFIG_SECTIONS = ("model", "data", "masks", "loss", "train")
 
-_CHOICES = {
-    "pooling": POOLING_MODES,
-    "fusion_method": FUSION_METHODS,
-    "upsample": UPSAMPLE_MODES,
-    "dataset": DATASETS,
-    "type": LOSS_TYPES,
-    "targets": TARGETS,
-    "regularizer": REGULARIZERS,
-}
 _MAY_BE_ZERO = ("seed", "num_workers", "warmup_steps")
 
 
@@ -165,8 +177,8 @@ _RANGES = {
 class FPNConfig:
     use_fpn: bool = False
     feature_dim: int | list[int] | None = None
-    fusion_method: str = "add"
-    upsample: str = "bilinear"
+    fusion_method: FusionMethod = "add"
+    upsample: Upsample = "bilinear"
     bottom_up: bool = False
 
 
@@ -188,8 +200,8 @@ class ModelConfig:
     drop_path_rate: float = 0.0
     grad_checkpointing: bool = False
     num_hierarchies: int = 3
-    pooling: str = "2d"
-    targets: str = "head"
+    pooling: Pooling = "2d"
+    targets: Targets = "head"
     target_depths: int = 1
     normalize_online: bool = False
     predictor: PredictorConfig = field(default_factory=PredictorConfig)
@@ -206,7 +218,7 @@ class ModelConfig:
 
 @dataclass
 class DataConfig:
-    dataset: str = "shapes"
+    dataset: DatasetName = "shapes"
     root: str = "data"
     download: bool = False
     augment: bool = True
@@ -226,9 +238,9 @@ class MaskConfig:
 
 @dataclass
 class LossConfig:
-    type: str = "smooth_l1"
+    type: LossType = "smooth_l1"
     level_weights: list[float] = field(default_factory=lambda: [1.0, 0.5, 0.25])
-    regularizer: str = "none"
+    regularizer: Regularizer = "none"
     regularizer_weight: float = 1.0
 
 
@@ -303,57 +315,71 @@ def _as_plain(obj: Any) -> dict[str, Any]:
     return plain(dataclasses.asdict(obj))
 
 
-_TYPE_NAMES = {"int | list[int]": "an int or a list of ints, one per level"}
+_PER_LEVEL = (int, list[int])  # fpn.feature_dim: one int, or one int per level
 
 
-def _type_name(annotation: str) -> str:
-    base = annotation.removesuffix(" | None")
-    name = _TYPE_NAMES.get(base, base)
-    return f"{name} or null" if base != annotation else name
+def _parts(annotation: Any) -> tuple[Any, bool]:
+    """``(annotation without None, whether None is allowed)``; ``int | list[int]`` stays a
+    union (as the tuple of its members)."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        members = tuple(a for a in get_args(annotation) if a is not type(None))
+        optional = len(members) < len(get_args(annotation))
+        return (members[0] if len(members) == 1 else members), optional
+    return annotation, False
 
 
-def _check_value(path: str, value: Any, annotation: str) -> Any:
-    """Check one leaf value against its annotation (as a string: ``int | None`` etc.)."""
+def _type_name(annotation: Any) -> str:
+    base, optional = _parts(annotation)
+    if base == _PER_LEVEL:
+        name = "an int or a list of ints, one per level"
+    elif get_origin(base) is Literal:
+        name = "str"
+    else:
+        name = getattr(base, "__name__", str(base))
+    return f"{name} or null" if optional else name
+
+
+def _check_value(path: str, value: Any, annotation: Any) -> Any:
+    """Check one leaf value against its annotation (``int | None``, a ``Literal``, etc.)."""
     name = path.rsplit(".", 1)[-1]
-    optional = annotation.endswith("| None")
-    base = annotation.replace(" | None", "")
+    base, optional = _parts(annotation)
     if value is None:
         if optional:
             return None
         raise ValueError(f"config key '{path}' must be {_type_name(annotation)}, not null")
-    if base == "int | list[int]":  # one int, or one int per level
+    if base == _PER_LEVEL:  # one int, or one int per level
         if isinstance(value, list) and value:
-            return [_check_value(f"{path}[{i}]", v, "int") for i, v in enumerate(value)]
-        base = "int"
-    if base.startswith(("tuple[", "list[")):
-        return _check_sequence(path, value, base)
+            return [_check_value(f"{path}[{i}]", v, int) for i, v in enumerate(value)]
+        base = int
+    if get_origin(base) in (tuple, list):
+        return _check_sequence(path, value, is_range=get_origin(base) is tuple)
+    valid = get_args(base) if get_origin(base) is Literal else None
+    kind = str if valid else base
     if isinstance(value, _Exponent):  # 1e3 in a YAML file: a number, or text where one is
-        if base == "str":
+        if kind is str:
             value = value.text
-        elif base == "int" and value.is_integer():
+        elif kind is int and value.is_integer():
             value = int(value)
-    if base == "bool":
+    if kind is bool:
         ok = isinstance(value, bool)
-    elif base == "int":
+    elif kind is int:
         ok = isinstance(value, int) and not isinstance(value, bool)
-    elif base == "float":
+    elif kind is float:
         ok = isinstance(value, int | float) and not isinstance(value, bool)
         value = _to_float(path, value) if ok else value
     else:
         ok = isinstance(value, str)
     if not ok:
         hint = ""
-        if base in ("int", "float") and isinstance(value, str) and _is_number(value):
+        if kind in (int, float) and isinstance(value, str) and _is_number(value):
             hint = ": a string; write the number without quotes"
-        kind = "float" if isinstance(value, float) else type(value).__name__
+        found = "float" if isinstance(value, float) else type(value).__name__
         raise ValueError(
-            f"config key '{path}' must be {_type_name(annotation)}; got {value!r} ({kind}{hint})"
+            f"config key '{path}' must be {_type_name(annotation)}; got {value!r} ({found}{hint})"
         )
-    if name in _CHOICES and value not in _CHOICES[name]:
-        raise ValueError(
-            f"config key '{path}'={value!r} is invalid; valid choices: {_CHOICES[name]}"
-        )
-    if base == "int" and value < (0 if name in _MAY_BE_ZERO else 1):
+    if valid and value not in valid:
+        raise ValueError(f"config key '{path}'={value!r} is invalid; valid choices: {valid}")
+    if kind is int and value < (0 if name in _MAY_BE_ZERO else 1):
         least = "a non-negative" if name in _MAY_BE_ZERO else "a positive"
         raise ValueError(f"config key '{path}' must be {least} integer; got {value}")
     _check_in_range(path, value)
@@ -369,9 +395,9 @@ def _check_in_range(path: str, *values: float) -> None:
             raise ValueError(f"config key '{path}'={value!r} is out of range: allowed {allowed}")
 
 
-def _check_sequence(path: str, value: Any, annotation: str) -> tuple | list:
-    """``tuple[float, float]`` = an ordered (low, high) range; ``list[float]`` = any length."""
-    is_range = annotation.startswith("tuple[")
+def _check_sequence(path: str, value: Any, is_range: bool) -> tuple | list:
+    """``tuple[float, float]`` (``is_range``) = an ordered (low, high) range; ``list[float]`` =
+    any length."""
     wanted = "a list [low, high] of two numbers" if is_range else "a list of numbers"
     ok = isinstance(value, list | tuple) and all(
         isinstance(v, int | float) and not isinstance(v, bool) for v in value
@@ -401,7 +427,7 @@ def _is_number(text: str) -> bool:
 def _from_dict(cls: type, data: Mapping[str, Any], path: str) -> Any:
     if not isinstance(data, Mapping):
         raise ValueError(f"config section '{path}' must be a mapping; got {type(data).__name__}")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+    fields = _schema(cls)
     unknown = sorted(set(data) - set(fields), key=repr)  # YAML keys may be of any type
     if unknown:
         raise ValueError(
@@ -409,14 +435,20 @@ def _from_dict(cls: type, data: Mapping[str, Any], path: str) -> Any:
         )
     values = {}
     for name, value in data.items():
-        annotation = fields[name].type
+        annotation = fields[name]
         key = name if path == "config" else f"{path}.{name}"
-        if annotation.endswith("Config"):
+        if dataclasses.is_dataclass(annotation):  # a nested section
             section = {} if value is None else value  # "model:" alone: all defaults
-            values[name] = _from_dict(globals()[annotation], section, key)
+            values[name] = _from_dict(annotation, section, key)
         else:
             values[name] = _check_value(key, value, annotation)
     return cls(**values)
+
+
+@functools.cache
+def _schema(cls: type) -> dict[str, Any]:
+    """``{field: its annotation as a type}`` of a config dataclass (resolved once)."""
+    return get_type_hints(cls)
 
 
 class _Exponent(float):

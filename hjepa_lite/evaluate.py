@@ -6,7 +6,7 @@ EMA encoder's tokens before the hierarchy head (:meth:`HJEPA.target_tokens`), as
 level. Every accuracy comes with the numbers that make it mean something: the same
 architecture at random init, and raw pixels.
 
-    >>> train, test = extract_features(model, train_set), extract_features(model, test_set)
+    >>> train, test = dataset_features(model, train_set), dataset_features(model, test_set)
     >>> rows = probe_levels(train, test, name="FPN add")   # kNN + linear probe per level
     >>> print(format_probe_table(rows, group_names=SIZES))
 """
@@ -29,7 +29,7 @@ __all__ = [
     "probe_levels",
     "probe_model",
     "accuracy_by_group",
-    "extract_features",
+    "dataset_features",
     "knn_predict",
     "linear_probe_predict",
     "pixel_features",
@@ -52,7 +52,7 @@ def _loader(dataset: Dataset, batch_size: int) -> DataLoader:
 
 
 @torch.no_grad()
-def extract_features(
+def dataset_features(
     model, dataset: Dataset, batch_size: int = 256, source: str = "levels"
 ) -> LevelFeatures:
     """Mean-pooled target-branch features of a whole data set: ``source="levels"`` -> one
@@ -174,9 +174,9 @@ def probe_model(
     model, train: Dataset, test: Dataset, name: str, k: int = 20, source: str = "levels"
 ) -> list[ProbeRow]:
     """:func:`probe_levels` on the target features of ``model`` (see
-    :func:`extract_features` for ``source``) for two labelled data sets."""
-    train_features = extract_features(model, train, source=source)
-    return probe_levels(train_features, extract_features(model, test, source=source), name, k)
+    :func:`dataset_features` for ``source``) for two labelled data sets."""
+    train_features = dataset_features(model, train, source=source)
+    return probe_levels(train_features, dataset_features(model, test, source=source), name, k)
 
 
 def format_probe_table(rows: list[ProbeRow], group_names: tuple[str, ...] = ()) -> str:

@@ -39,22 +39,35 @@ import torch
 from torch import nn
 
 from .bottom_up import BottomUpPath
-from .fusion import FUSION_METHODS, AddFusion, ConcatFusion, make_fusion
+from .fusion import fusion_class
 from .grid import GridSize
 from .linear_norm import LinearNorm
 from .pyramid import build_pyramid, level_grid_sizes, pooling_factor
-from .resample import UPSAMPLE_MODES, make_upsampler
+from .resample import NoUpsample, upsampler_class
 from .top_down import TopDownLayer, TopDownStep
 
 __all__ = [
-    "FUSION_METHODS",
-    "UPSAMPLE_MODES",
-    "AddFusion",
-    "ConcatFusion",
     "FeaturePyramid",
     "LateralConnection",
     "OutputProjection",
+    "step_upsample",
 ]
+
+
+def step_upsample(fusion_method: str, upsample: str) -> str | None:
+    """The upsampling the top-down steps of a head with these settings run: ``upsample``, or
+    None when the fusion resamples the coarse level itself (``Fusion.resamples``). A learned
+    upsampler cannot be combined with such a fusion (it would never be used): ValueError."""
+    fusion, upsampler = fusion_class(fusion_method), upsampler_class(upsample)
+    if not fusion.resamples:
+        return upsample
+    if upsampler.learned:
+        raise ValueError(
+            f"upsample={upsample!r} cannot be combined with fusion_method={fusion_method!r}: "
+            f"{fusion_method} resamples the coarse level itself, so a learned upsampler would "
+            f"never be used; use an interpolation (unused) or fusion_method 'add' / 'concat'"
+        )
+    return None
 
 
 class LateralConnection(LinearNorm):
@@ -116,18 +129,8 @@ class FeaturePyramid(nn.Module):
         attention_heads: int = 1,
     ) -> None:
         super().__init__()
-        for name, value, choices in [
-            ("fusion_method", fusion_method, FUSION_METHODS),
-            ("upsample", upsample, UPSAMPLE_MODES),
-        ]:
-            if value not in choices:
-                raise ValueError(f"{name}={value!r} is not supported; valid choices: {choices}")
-        if use_fpn and fusion_method == "attention" and upsample == "transposed_conv":
-            raise ValueError(
-                "upsample='transposed_conv' cannot be combined with fusion_method='attention': "
-                "attention resamples the coarse level itself; use upsample 'bilinear' or "
-                "'nearest' (unused), or fusion_method 'add' / 'concat'"
-            )
+        fusion, upsampler = fusion_class(fusion_method), upsampler_class(upsample)
+        mode = step_upsample(fusion_method, upsample) if use_fpn else upsample
         if bottom_up and not use_fpn:
             raise ValueError("bottom_up=True (PANet) needs use_fpn=True: it follows the FPN")
         self.grid_size = tuple(grid_size)
@@ -148,15 +151,13 @@ class FeaturePyramid(nn.Module):
             # Each kind of part is created for every step before the next kind, then the parts
             # are grouped by step: a seed gives the initial weights of the earlier flat layout.
             layers = [TopDownLayer(widths[i + 1], widths[i]) for i in steps]
-            mode = "none" if fusion_method == "attention" else upsample  # attention resamples
+            kind = NoUpsample if mode is None else upsampler  # None: the fusion resamples
             upsamplers = [
-                make_upsampler(mode, widths[i + 1], sizes[i + 1], sizes[i], factor) for i in steps
+                kind.for_step(widths[i + 1], sizes[i + 1], sizes[i], factor) for i in steps
             ]
             cells = [(factor[0] ** level, factor[1] ** level) for level in range(num_levels)]
             fusions = [
-                make_fusion(
-                    fusion_method, widths[i], attention_heads, sizes[i : i + 2], cells[i : i + 2]
-                )
+                fusion.for_step(widths[i], attention_heads, sizes[i : i + 2], cells[i : i + 2])
                 for i in steps
             ]
             self.top_down = nn.ModuleList(
@@ -174,17 +175,27 @@ class FeaturePyramid(nn.Module):
         """The parameter-free bottom-up pyramid: ``[(B, N_l, D)]``."""
         return build_pyramid(tokens, self.grid_size, self.num_levels, self.pooling)[0]
 
+    def top_down_pass(
+        self, levels: list[torch.Tensor]
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor | None]]:
+        """Lateral connections and the top-down pathway, keeping what each step fused:
+        ``(lateral, fpn, down)``, each ``[(B, N_l, F_l)]`` finest first, where
+        ``fpn_l = fuse(lateral_l, down_l)`` and ``down_l`` is step ``l``'s top-down input
+        (None at the coarsest level; on the coarse grid for a fusion that resamples)."""
+        lateral = [conv(x) for conv, x in zip(self.lateral, levels, strict=True)]
+        fpn, down = [None] * self.num_levels, [None] * self.num_levels
+        fpn[-1] = lateral[-1]
+        for level in reversed(range(self.num_levels - 1)):
+            step = self.top_down[level]
+            down[level] = step.from_coarser(fpn[level + 1])
+            fpn[level] = step.fuse(lateral[level], down[level])
+        return lateral, fpn, down
+
     def fpn_levels(self, levels: list[torch.Tensor]) -> list[torch.Tensor]:
         """Lateral connections, the top-down pathway (and PANet's bottom-up path if
         ``bottom_up``): ``[(B, N_l, F_l)]``."""
-        lateral = [conv(x) for conv, x in zip(self.lateral, levels, strict=True)]
-        out = [None] * self.num_levels
-        out[-1] = lateral[-1]
-        for level in reversed(range(self.num_levels - 1)):
-            out[level] = self.top_down[level](lateral[level], out[level + 1])
-        if self.bottom_up:
-            out = self.bottom_up_path(out)
-        return out
+        fpn = self.top_down_pass(levels)[1]
+        return self.bottom_up_path(fpn) if self.bottom_up else fpn
 
     def forward(self, tokens: torch.Tensor) -> list[torch.Tensor]:
         levels = self.pooled_levels(tokens)

@@ -11,10 +11,14 @@
   to the fine grid.
 
 ``add`` and ``concat`` take the coarse level already upsampled to the fine grid,
-``(B, N_fine, F)``; ``attention`` takes it at its own size, ``(B, N_coarse, F)``.
+``(B, N_fine, F)``; ``attention`` takes it at its own size, ``(B, N_coarse, F)``: its class
+says so (``Fusion.resamples``). ``FUSIONS`` maps each ``fpn.fusion_method`` to its class; a new
+fusion is one class and one entry there (and in ``config.FusionMethod``).
 """
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -22,20 +26,38 @@ from torch import nn
 from .grid import GridSize, cell_centre_sincos
 
 __all__ = [
+    "FUSIONS",
     "FUSION_METHODS",
     "AddFusion",
     "ConcatFusion",
     "CrossAttentionFusion",
     "Fusion",
+    "fusion_class",
     "make_fusion",
 ]
 
-FUSION_METHODS = ("add", "concat", "attention")
-
 
 class Fusion(nn.Module):
-    """A fusion: ``forward(lateral, top_down) -> (B, N_fine, F)``, one module per
-    ``fpn.fusion_method`` choice."""
+    """A fusion: ``forward(lateral, top_down) -> (B, N_fine, F)``, one class per
+    ``fpn.fusion_method`` choice (:data:`FUSIONS`).
+
+    ``resamples``: True if it takes the coarse level at its own grid and resamples it itself
+    (then the top-down step does not upsample). ``for_step`` builds it for one step."""
+
+    resamples: ClassVar[bool] = False
+
+    @classmethod
+    def for_step(
+        cls,
+        feature_dim: int,
+        num_heads: int,
+        sizes: tuple[GridSize, GridSize],
+        cells: tuple[tuple[int, int], tuple[int, int]],
+    ) -> Fusion:
+        """The fusion of a step of width ``feature_dim`` between the ``(fine, coarse)`` grid
+        ``sizes`` (``cells``: level-0 patches per cell of each); most fusions need the width
+        at most."""
+        return cls()
 
 
 class AddFusion(Fusion):
@@ -51,6 +73,10 @@ class ConcatFusion(Fusion):
     def __init__(self, feature_dim: int) -> None:
         super().__init__()
         self.proj = nn.Linear(2 * feature_dim, feature_dim)
+
+    @classmethod
+    def for_step(cls, feature_dim, num_heads, sizes, cells) -> ConcatFusion:
+        return cls(feature_dim)
 
     def forward(self, lateral: torch.Tensor, top_down: torch.Tensor) -> torch.Tensor:
         return self.proj(torch.cat([lateral, top_down], dim=-1))
@@ -69,6 +95,8 @@ class CrossAttentionFusion(Fusion):
     coarse token the softmax is 1, and every fine cell receives the same vector
     ``out_proj(v_proj(coarse))``: a broadcast, as ``add`` would give after upsampling.
     """
+
+    resamples = True
 
     def __init__(
         self,
@@ -93,10 +121,31 @@ class CrossAttentionFusion(Fusion):
         for name, table in pos.items():
             self.register_buffer(name, table.unsqueeze(0), persistent=False)
 
+    @classmethod
+    def for_step(cls, feature_dim, num_heads, sizes, cells) -> CrossAttentionFusion:
+        return cls(feature_dim, num_heads, *sizes, *cells)
+
     def forward(self, lateral: torch.Tensor, coarse: torch.Tensor) -> torch.Tensor:
         query, key = lateral + self.pos_fine, coarse + self.pos_coarse
         context, _ = self.attn(query, key, coarse, need_weights=False)
         return lateral + context
+
+
+FUSIONS: dict[str, type[Fusion]] = {
+    "add": AddFusion,
+    "concat": ConcatFusion,
+    "attention": CrossAttentionFusion,
+}
+FUSION_METHODS = tuple(FUSIONS)  # the valid fpn.fusion_method values
+
+
+def fusion_class(method: str) -> type[Fusion]:
+    """The class of ``fpn.fusion_method`` ``method``; a ValueError lists the valid ones."""
+    if method not in FUSIONS:
+        raise ValueError(
+            f"fusion_method={method!r} is not supported; valid choices: {FUSION_METHODS}"
+        )
+    return FUSIONS[method]
 
 
 def make_fusion(
@@ -108,10 +157,4 @@ def make_fusion(
 ) -> Fusion:
     """The fusion module of one top-down step. ``num_heads``, the ``(fine, coarse)`` grid
     ``sizes`` and the ``(fine, coarse)`` patches per cell ``cells`` are for attention only."""
-    if method == "add":
-        return AddFusion()
-    if method == "concat":
-        return ConcatFusion(feature_dim)
-    if method == "attention":
-        return CrossAttentionFusion(feature_dim, num_heads, *sizes, *cells)
-    raise ValueError(f"fusion_method={method!r} is not supported; valid choices: {FUSION_METHODS}")
+    return fusion_class(method).for_step(feature_dim, num_heads, sizes, cells)

@@ -85,21 +85,16 @@ def _apply(weight: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 @torch.no_grad()
 def _top_down_pass(head: FeaturePyramid, tokens: torch.Tensor):
     """The FPN's top-down pass, keeping each step's two terms: ``(fpn levels, terms)``."""
-    lateral = [conv(x) for conv, x in zip(head.lateral, head.pooled_levels(tokens), strict=True)]
-    fpn = [None] * head.num_levels
-    fpn[-1] = lateral[-1]
-    terms = [None] * (head.num_levels - 1)
-    for level in reversed(range(head.num_levels - 1)):
-        step = head.top_down[level]
-        coarse = step.from_coarser(fpn[level + 1])
-        fpn[level] = step.fuse(lateral[level], coarse)
+    lateral, fpn, down = head.top_down_pass(head.pooled_levels(tokens))
+    terms = []
+    for level, step in enumerate(head.top_down):
         if isinstance(step.fuse, AddFusion):
-            terms[level] = (lateral[level], coarse)
+            terms.append((lateral[level], down[level]))
         elif isinstance(step.fuse, ConcatFusion):
             w_lat, w_td = concat_halves(step.fuse)
-            terms[level] = (_apply(w_lat, lateral[level]), _apply(w_td, coarse))
+            terms.append((_apply(w_lat, lateral[level]), _apply(w_td, down[level])))
         elif isinstance(step.fuse, CrossAttentionFusion):
-            terms[level] = (lateral[level], fpn[level] - lateral[level])
+            terms.append((lateral[level], fpn[level] - lateral[level]))
         else:
             raise ValueError(f"unknown fusion {type(step.fuse).__name__}")
     return fpn, terms
@@ -144,9 +139,8 @@ def attention_maps(
     step = head.top_down[level]
     if not isinstance(step.fuse, CrossAttentionFusion):
         raise ValueError(f"step {level} fuses with {type(step.fuse).__name__}, not attention")
-    lateral = head.lateral[level](head.pooled_levels(tokens)[level])
-    fpn, _ = _top_down_pass(head, tokens)
-    coarse = step.from_coarser(fpn[level + 1])  # (B, N_coarse, F): attention resamples
+    laterals, _, down = head.top_down_pass(head.pooled_levels(tokens))
+    lateral, coarse = laterals[level], down[level]  # coarse: (B, N_coarse, F), not resampled
     fuse = step.fuse
     _, weights = fuse.attn(
         lateral + fuse.pos_fine, coarse + fuse.pos_coarse, coarse, average_attn_weights=True

@@ -17,7 +17,8 @@ What is *not* shipped: the predictor (only training needs it) and the online enc
 loaded model's ``context_encoder`` is a copy of its EMA target encoder, as I-JEPA's released
 checkpoints are). The loaded model is for features, maps and probes, not for more training.
 
-Reproduce a file (training on a CPU is deterministic for a given torch and thread count)::
+:mod:`.weights_build` writes them. Reproduce a file (training on a CPU is deterministic for
+a given torch and thread count)::
 
     python -m hjepa_lite weights build tiny_fpn_add     # ~3 min on 2 cores
     python -m hjepa_lite weights check                  # sha256 and probes vs the manifest
@@ -25,36 +26,33 @@ Reproduce a file (training on a CPU is deterministic for a given torch and threa
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import json
 import math
 import os
-import subprocess
-import time
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save
+from safetensors.torch import load_file
 
-from .checkpoint import atomic_write_bytes, atomic_write_json, check_writable_folder
-from .config import Config, load_config
+from .config import Config
 from .hjepa import HJEPA, build_model
-from .int8 import dequantize_state, quantize_state
+from .int8 import dequantize_state
 
 __all__ = [
     "PROBE",
     "RECIPE",
     "SHIPPED",
-    "build_weights",
+    "check_positive",
     "load_history",
     "load_or_train",
     "load_pretrained",
     "manifest",
     "manifest_table",
+    "model_from_file",
     "probe_accuracies",
     "probe_tolerance",
 ]
@@ -74,8 +72,8 @@ SHIPPED = (
     "tiny_fpn_widths",
     "tiny_fpn_panet",
 )
-_PARTS = ("target_encoder.", "hierarchy.", "target_hierarchy.")  # what a file holds
-_MANIFEST = "manifest.json"
+STORED_PARTS = ("target_encoder.", "hierarchy.", "target_hierarchy.")  # what a file holds
+MANIFEST_FILE = "manifest.json"
 
 
 def weights_folder() -> Path:
@@ -85,7 +83,7 @@ def weights_folder() -> Path:
 
 def manifest(folder: str | os.PathLike | None = None) -> dict[str, Any]:
     """The manifest: ``{"recipe", "probe", "models": {name: entry}}``."""
-    path = Path(folder or weights_folder()) / _MANIFEST
+    path = Path(folder or weights_folder()) / MANIFEST_FILE
     if not path.exists():
         return {"recipe": RECIPE, "probe": PROBE, "models": {}}
     data = _read_json(path)
@@ -134,10 +132,10 @@ def load_pretrained(name: str, folder: str | os.PathLike | None = None) -> HJEPA
             f"{path} does not match its manifest (sha256); restore it from the repository or "
             f"rebuild it: python -m hjepa_lite weights build {name}"
         )
-    return _model_from_file(entry["config"], path)
+    return model_from_file(entry["config"], path)
 
 
-def _model_from_file(config: dict[str, Any], path: Path) -> HJEPA:
+def model_from_file(config: dict[str, Any], path: Path) -> HJEPA:
     """Build the model of ``config`` (a whole config dict) and load a weights file into it."""
     with torch.random.fork_rng(devices=[]):  # the caller's random state stays as it was
         torch.manual_seed(RECIPE["seed"])  # the predictor, not shipped: its initial weights
@@ -146,7 +144,7 @@ def _model_from_file(config: dict[str, Any], path: Path) -> HJEPA:
         state = dequantize_state(load_file(path))
     except (SafetensorError, OSError, ValueError, KeyError) as err:
         raise ValueError(f"{path} is not a readable safetensors weights file: {err}") from err
-    missing = [k for k in model.state_dict() if k.startswith(_PARTS) and k not in state]
+    missing = [k for k in model.state_dict() if k.startswith(STORED_PARTS) and k not in state]
     if missing:
         raise ValueError(f"{path} lacks {len(missing)} tensors, e.g. {missing[0]!r}; rebuild it")
     prefix = "target_encoder."
@@ -170,7 +168,7 @@ def load_history(name: str, folder: str | os.PathLike | None = None) -> dict[str
     return {k: [math.nan if v is None else v for v in vs] for k, vs in stored.items()}
 
 
-def _check_positive(caller: str, **values: Any) -> None:
+def check_positive(caller: str, **values: Any) -> None:
     """ValueError naming the first argument that is not a positive int (bools are not)."""
     for key, value in values.items():
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -191,7 +189,7 @@ def load_or_train(
     a model trained here for ``steps`` steps of ``batch`` (resumed from ``out_dir`` if a run
     is there), with ``callback(trainer)`` after every step, on ``dataset`` if given (else
     the config's training set)."""
-    _check_positive("load_or_train", steps=steps, batch=batch)
+    check_positive("load_or_train", steps=steps, batch=batch)
     if not train:
         return load_pretrained(name), load_history(name)
     from .trainer import Trainer  # the training stack only when training
@@ -270,100 +268,3 @@ def probe_tolerance() -> float:
     """How far a re-measured probe may be from the manifest's, in points: one test image
     (float sums differ in the last bits between CPUs, which can flip a near-tie)."""
     return 100 / PROBE["test_images"] + 0.01
-
-
-def _git(*args: str) -> str:
-    root = Path(__file__).resolve().parent.parent
-    try:
-        out = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True)
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return out.stdout.strip()
-
-
-def _rounded(history: dict[str, list[float]]) -> dict[str, list[float | None]]:
-    def r(v: float) -> float | None:
-        return None if not math.isfinite(v) else float(f"{v:.4g}")
-
-    return {k: [r(float(v)) for v in vs] for k, vs in history.items()}
-
-
-def build_target(name: str) -> tuple[str, Config]:
-    """What ``weights build NAME`` builds: ``(file name stem, config)`` for a shipped config's
-    name or a YAML file's path (the stem names the files). Raises ValueError (unknown name,
-    bad config, or a stem that is not a plain file name) before anything trains."""
-    stem = Path(name).stem if name.endswith((".yaml", ".yml")) else name
-    if not stem or stem != Path(stem).name or stem.startswith("."):
-        raise ValueError(f"{name!r} does not give a plain file name to write weights to")
-    try:
-        config = Config.from_dict(load_config(name))
-    except FileNotFoundError as err:
-        raise ValueError(str(err)) from err
-    return stem, config
-
-
-def build_weights(
-    name: str,
-    folder: str | os.PathLike | None = None,
-    progress: bool = True,
-    steps: int = RECIPE["steps"],
-) -> dict[str, Any]:
-    """Train config ``name`` (a shipped name or a YAML path, see :func:`build_target`) with
-    ``RECIPE`` (``steps`` only to test this function), write its weights and history into
-    ``folder`` (default: the package's), probe it and update the manifest there, atomically
-    and last. Arguments are checked before training. Returns the manifest entry."""
-    from .trainer import Trainer
-
-    _check_positive("build_weights", steps=steps)
-    name, config = build_target(name)
-    folder = check_writable_folder(folder or weights_folder(), "weights folder")
-    previous = manifest(folder)  # a damaged manifest stops the build here, before training
-    config.train.steps, config.train.epochs = steps, None
-    config.data.batch_size, config.train.seed = RECIPE["batch"], RECIPE["seed"]
-
-    trainer = Trainer(config, out_dir=None, progress=progress)
-    init_probe = probe_accuracies(trainer.model)  # the initial weights, before any step
-    start = time.perf_counter()
-    trainer.fit()
-    minutes = (time.perf_counter() - start) / 60
-    model = trainer.model.eval()
-    fp32_probe = probe_accuracies(model)
-
-    state = {k: v for k, v in model.state_dict().items() if k.startswith(_PARTS)}
-    # one metadata key: safetensors writes several in an arbitrary order (the sha256 would vary)
-    data = save(quantize_state(state), metadata={"hjepa_lite": f"{name}; int8 per row"})
-    sha256 = hashlib.sha256(data).hexdigest()
-    path = folder / f"{name}-{sha256[:12]}.safetensors"
-    history_path = folder / f"{name}-{sha256[:12]}.history.json"
-    atomic_write_bytes(data, path)
-    history = json.dumps(_rounded(trainer.history), separators=(",", ":"))
-    atomic_write_bytes(history.encode(), history_path)
-    entry = {
-        "file": path.name,
-        "history": history_path.name,
-        "sha256": sha256,
-        "bytes": len(data),
-        "config": config.to_dict(),
-        "steps": steps,
-        "batch": config.data.batch_size,
-        "seed": config.train.seed,
-        "commit": _git("rev-parse", "HEAD"),
-        "uncommitted_changes": bool(
-            _git("status", "--porcelain", "--", "hjepa_lite", "configs", ":!hjepa_lite/weights")
-        ),
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "train_minutes": round(minutes, 2),
-        "probe": probe_accuracies(_model_from_file(config.to_dict(), path)),  # the int8 file's
-        "probe_fp32": fp32_probe,  # the same model before int8 storage
-        "probe_init": init_probe,  # the same initial weights, untrained
-    }
-    old = previous["models"].get(name, {})
-    previous["models"][name] = entry
-    atomic_write_json(previous, folder / _MANIFEST)  # the commit point: new files from here on
-    # what this build replaced, and what interrupted builds of this name left behind
-    stale = {old.get("file"), old.get("history")}
-    stale |= {p.name for p in folder.glob(f"{glob.escape(name)}-{'[0-9a-f]' * 12}.*")}
-    for file in stale - {entry["file"], entry["history"], None}:
-        (folder / file).unlink(missing_ok=True)
-    return entry

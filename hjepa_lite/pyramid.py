@@ -27,6 +27,7 @@ The way back down (upsampling a level to the exact size of the finer one) is in
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -36,7 +37,9 @@ from .grid import GridSize, on_grid
 from .resample import upsample_tokens  # re-exported: public API of this module too
 
 __all__ = [
+    "POOLINGS",
     "POOLING_MODES",
+    "PoolingLayout",
     "build_pyramid",
     "level_grid_sizes",
     "max_levels",
@@ -49,29 +52,47 @@ __all__ = [
     "upsample_tokens",
 ]
 
-POOLING_MODES = ("2d", "1d_seed")
+
+@dataclass(frozen=True)
+class PoolingLayout:
+    """How a ``model.pooling`` choice groups the patch grid: on the grid itself (2-D blocks),
+    or, ``flat``, on the patches in reading order as one long row (the seed's 1-D pooling)."""
+
+    flat: bool
+
+    def kernel(self, factor: int = 2) -> tuple[int, int]:
+        """The pooling window per axis of the layout: ``(f, f)``, or ``(1, f)`` when flat."""
+        return (1, factor) if self.flat else (factor, factor)
+
+    def layout(self, grid_size: GridSize) -> GridSize:
+        """The (rows, cols) shape pooling works on: the grid, or ``(1, h * w)`` when flat."""
+        h, w = grid_size
+        return (1, h * w) if self.flat else (h, w)
 
 
-def _check_pooling(pooling: str) -> None:
-    if pooling not in POOLING_MODES:
+POOLINGS = {"2d": PoolingLayout(flat=False), "1d_seed": PoolingLayout(flat=True)}
+POOLING_MODES = tuple(POOLINGS)  # the valid model.pooling values
+
+
+def _pooling(pooling: str) -> PoolingLayout:
+    if pooling not in POOLINGS:
         raise ValueError(f"pooling={pooling!r} is not supported; valid choices: {POOLING_MODES}")
+    return POOLINGS[pooling]
 
 
 def _kernel(pooling: str, factor: int = 2) -> tuple[int, int]:
-    return (factor, factor) if pooling == "2d" else (1, factor)
+    return _pooling(pooling).kernel(factor)
 
 
 def pooling_factor(pooling: str = "2d") -> tuple[int, int]:
     """How many cells of a level one cell of the next level covers, per axis of the
     pooling layout: ``(2, 2)`` for ``"2d"``, ``(1, 2)`` for ``"1d_seed"``."""
-    _check_pooling(pooling)
     return _kernel(pooling)
 
 
 def _layout(grid_size: GridSize, pooling: str) -> GridSize:
     """The (rows, cols) shape pooling works on: the image grid, or one long row for 1d_seed."""
-    h, w = grid_size
-    return (h, w) if pooling == "2d" else (1, h * w)
+    return _pooling(pooling).layout(grid_size)
 
 
 def _pooled_size(size: GridSize, pooling: str) -> GridSize:
@@ -81,14 +102,12 @@ def _pooled_size(size: GridSize, pooling: str) -> GridSize:
 
 def max_levels(grid_size: GridSize, pooling: str = "2d") -> int:
     """Number of levels until the pyramid reaches a single cell (8x8 -> 4: 8, 4, 2, 1)."""
-    _check_pooling(pooling)
     size = _layout(grid_size, pooling)
     return 1 + math.ceil(math.log2(max(size))) if max(size) > 1 else 1
 
 
 def level_grid_sizes(grid_size: GridSize, num_levels: int, pooling: str = "2d") -> list[GridSize]:
     """Grid size of every level, finest first; raises ValueError if the grid is too small."""
-    _check_pooling(pooling)
     limit = max_levels(grid_size, pooling)
     if not 1 <= num_levels <= limit:
         raise ValueError(
@@ -178,8 +197,8 @@ def pooling_groups(grid_size: GridSize, num_levels: int, pooling: str = "2d") ->
     flat = rows * w + cols
     groups = []
     for level, (_, level_w) in enumerate(sizes):
-        if pooling == "2d":
-            groups.append((rows >> level) * level_w + (cols >> level))
-        else:
+        if POOLINGS[pooling].flat:
             groups.append(flat >> level)
+        else:
+            groups.append((rows >> level) * level_w + (cols >> level))
     return groups

@@ -26,6 +26,8 @@ All of them work on ``(B, h*w, C)`` tokens, like the rest of the pyramid; with
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -33,6 +35,7 @@ from torch import nn
 from .grid import GridSize, on_grid
 
 __all__ = [
+    "UPSAMPLERS",
     "UPSAMPLE_MODES",
     "BilinearUpsample",
     "NearestUpsample",
@@ -42,9 +45,8 @@ __all__ = [
     "Upsampler",
     "make_upsampler",
     "upsample_tokens",
+    "upsampler_class",
 ]
-
-UPSAMPLE_MODES = ("bilinear", "nearest", "transposed_conv")
 
 
 def upsample_tokens(
@@ -88,9 +90,16 @@ class Upsampler(nn.Module):
     ``commutes_with_linear``: whether ``Linear(up(x)) == up(Linear(x))``. True for
     interpolation, whose weights for every fine cell sum to 1 (the bias passes through
     unchanged), so a Linear layer may run before it, on the 4x smaller coarse grid.
+    ``learned``: whether it has parameters (a fusion that resamples by itself cannot use it).
+    ``for_step`` builds it for one step of width ``width``.
     """
 
-    commutes_with_linear = False
+    commutes_with_linear: ClassVar[bool] = False
+    learned: ClassVar[bool] = False
+
+    @classmethod
+    def for_step(cls, width: int, size: GridSize, out_size: GridSize, factor=(2, 2)) -> Upsampler:
+        return cls(size, out_size)
 
 
 class _Interpolation(Upsampler):
@@ -128,12 +137,22 @@ class NoUpsample(Upsampler):
 
     commutes_with_linear = True
 
+    @classmethod
+    def for_step(cls, width, size, out_size, factor=(2, 2)) -> NoUpsample:
+        return cls()
+
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         return tokens
 
 
 class TransposedConvUpsample(Upsampler):
     """``(B, h*w, C_in)`` on the coarse grid -> ``(B, H*W, C_out)`` on the fine ``out_size``."""
+
+    learned = True
+
+    @classmethod
+    def for_step(cls, width, size, out_size, factor=(2, 2)) -> TransposedConvUpsample:
+        return cls(width, width, size, out_size, factor)
 
     def __init__(
         self, in_dim: int, out_dim: int, size: GridSize, out_size: GridSize, factor=(2, 2)
@@ -152,15 +171,23 @@ def make_upsampler(
 ) -> Upsampler:
     """The upsampler of one top-down step, from the coarse ``size`` to the fine ``out_size``:
     ``mode`` is one of :data:`UPSAMPLE_MODES`, or ``"none"`` (:class:`NoUpsample`)."""
-    if mode == "nearest":
-        return NearestUpsample(size, out_size)
-    if mode == "bilinear":
-        return BilinearUpsample(size, out_size)
-    if mode == "transposed_conv":
-        return TransposedConvUpsample(width, width, size, out_size, factor)
-    if mode == "none":
-        return NoUpsample()
-    raise ValueError(f"upsample={mode!r} is not supported; valid choices: {UPSAMPLE_MODES}")
+    kind = NoUpsample if mode == "none" else upsampler_class(mode)
+    return kind.for_step(width, size, out_size, factor)
+
+
+UPSAMPLERS: dict[str, type[Upsampler]] = {
+    "bilinear": BilinearUpsample,
+    "nearest": NearestUpsample,
+    "transposed_conv": TransposedConvUpsample,
+}
+UPSAMPLE_MODES = tuple(UPSAMPLERS)  # the valid fpn.upsample values
+
+
+def upsampler_class(mode: str) -> type[Upsampler]:
+    """The class of ``fpn.upsample`` ``mode``; a ValueError lists the valid ones."""
+    if mode not in UPSAMPLERS:
+        raise ValueError(f"upsample={mode!r} is not supported; valid choices: {UPSAMPLE_MODES}")
+    return UPSAMPLERS[mode]
 
 
 class StridedConvDownsample(nn.Module):

@@ -13,25 +13,15 @@ __all__ = [
     "group_colors",
     "load_sample_photo",
     "patchify",
-    "pca_rgb",
     "pca_rgb_levels",
     "plot_history",
     "plot_levels",
-    "unpatchify",
 ]
 
 
 def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
     """``(B, C, H, W) -> (B, N, C*p*p)``: non-overlapping patches, row-major."""
     return rearrange(images, "b c (h p) (w q) -> b (h w) (c p q)", p=patch_size, q=patch_size)
-
-
-def unpatchify(tokens: torch.Tensor, grid_size: tuple[int, int], patch_size: int) -> torch.Tensor:
-    """Inverse of :func:`patchify`: ``(B, N, C*p*p) -> (B, C, H, W)``."""
-    h, w = grid_size
-    return rearrange(
-        tokens, "b (h w) (c p q) -> b c (h p) (w q)", h=h, w=w, p=patch_size, q=patch_size
-    )
 
 
 def load_sample_photo(size: int = 224) -> torch.Tensor:
@@ -56,11 +46,6 @@ def _pca_basis(tokens: torch.Tensor, k: int = 3) -> tuple[torch.Tensor, torch.Te
 
 def _to_unit(values: torch.Tensor, low: torch.Tensor, high: torch.Tensor) -> np.ndarray:
     return ((values - low) / (high - low).clamp_min(1e-8)).clamp(0, 1).numpy()
-
-
-def pca_rgb(tokens: torch.Tensor, grid_size: tuple[int, int]) -> np.ndarray:
-    """First three principal components of ``(N, D)`` tokens as an ``(h, w, 3)`` RGB image."""
-    return pca_rgb_levels([tokens], [grid_size])[0]
 
 
 def pca_rgb_levels(levels: list[torch.Tensor], sizes: list[tuple[int, int]]) -> list[np.ndarray]:

@@ -38,9 +38,10 @@ from .compare import (
 )
 from .datasets import IMAGENET_MEAN, IMAGENET_STD
 from .encoder import PatchEncoder
-from .fpn import FUSION_METHODS, UPSAMPLE_MODES
+from .fusion import FUSION_METHODS
 from .hjepa import HJEPA
 from .pretrained import load_pretrained
+from .resample import UPSAMPLE_MODES
 from .shapes import CLASSES, SIZES, render_shapes
 from .viz import load_sample_photo
 

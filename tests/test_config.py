@@ -370,3 +370,46 @@ def test_a_model_only_config_of_any_depth_loads_with_default_level_weights(tmp_p
     path.write_text("model:\n  num_hierarchies: 2\n")
     assert load_config(path) == {"model": {"num_hierarchies": 2}}
     assert Config.from_yaml(path).loss.level_weights == [1.0, 0.5]
+
+
+@pytest.mark.parametrize(
+    ("vocabulary", "registry"),
+    [
+        ("FusionMethod", "hjepa_lite.fusion:FUSIONS"),
+        ("Upsample", "hjepa_lite.resample:UPSAMPLERS"),
+        ("Pooling", "hjepa_lite.pyramid:POOLINGS"),
+        ("DatasetName", "hjepa_lite.datasets:DATASETS"),
+        ("LossType", "hjepa_lite.loss:LOSS_TYPES"),
+        ("Regularizer", "hjepa_lite.regularizers:REGULARIZERS"),
+    ],
+)
+def test_each_registry_holds_exactly_the_choices_its_config_key_declares(vocabulary, registry):
+    """A choice is declared once, as a Literal in the schema; the code that resolves it agrees."""
+    import importlib
+
+    from hjepa_lite import config as schema
+
+    module, name = registry.split(":")
+    assert tuple(getattr(importlib.import_module(module), name)) == schema.choices(
+        getattr(schema, vocabulary)
+    )
+
+
+def test_the_config_schema_imports_no_module_of_the_package():
+    """config.py is the bottom of the import graph: the model and the trainer import it."""
+    import ast
+
+    import hjepa_lite.config
+
+    tree = ast.parse(Path(hjepa_lite.config.__file__).read_text())
+    imported = [
+        node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+    ] + [
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    ]
+    inside = [name for name in imported if name.startswith("hjepa_lite")]
+    relative = [node for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level]
+    assert not inside and not relative, inside or [node.module for node in relative]

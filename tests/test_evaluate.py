@@ -7,7 +7,7 @@ from conftest import tiny_hjepa
 from hjepa_lite.evaluate import (
     LevelFeatures,
     accuracy_by_group,
-    extract_features,
+    dataset_features,
     format_probe_table,
     knn_predict,
     linear_probe_predict,
@@ -52,10 +52,10 @@ def test_rankme_is_one_for_a_line_and_near_d_for_isotropic_features():
     assert rankme(torch.randn(5000, 16)) > 15
 
 
-def test_extract_features_shapes_and_probe_table():
+def test_dataset_features_shapes_and_probe_table():
     model = tiny_hjepa()
     data = ShapesDataset("test", img_size=32, patch_size=8, num_images=36)
-    features = extract_features(model, data, batch_size=16)
+    features = dataset_features(model, data, batch_size=16)
     d = model.embed_dim
     assert [tuple(x.shape) for x in features.levels] == [(36, d)] * model.num_levels
     torch.testing.assert_close(
@@ -73,13 +73,13 @@ def test_extract_features_shapes_and_probe_table():
 def test_encoder_source_is_the_mean_of_the_tokens_before_the_head():
     model = tiny_hjepa(use_fpn=True)
     data = ShapesDataset("test", img_size=32, patch_size=8, num_images=12)
-    (encoder,) = extract_features(model, data, batch_size=5, source="encoder").levels
+    (encoder,) = dataset_features(model, data, batch_size=5, source="encoder").levels
     images = torch.stack([data[i][0] for i in range(12)])
     torch.testing.assert_close(encoder, model.target_tokens(images).mean(1))
-    level0 = extract_features(model, data, source="levels").levels[0]
+    level0 = dataset_features(model, data, source="levels").levels[0]
     assert not torch.allclose(encoder, level0, atol=1e-3)  # the head changes the features
     with pytest.raises(ValueError, match=r"source='pixels'.*'levels', 'encoder'"):
-        extract_features(model, data, source="pixels")
+        dataset_features(model, data, source="pixels")
 
 
 def test_probe_table_marks_missing_groups():

@@ -86,7 +86,7 @@ def test_a_truncated_weights_file_is_named(one_model, fraction):
     with pytest.raises(ValueError, match="does not match its manifest"):
         pretrained.load_pretrained("tiny_pool", folder)  # the sha256 is checked first
     with pytest.raises(ValueError, match=f"{path} is not a readable safetensors"):
-        pretrained._model_from_file(entry["config"], path)  # and the reader names it too
+        pretrained.model_from_file(entry["config"], path)  # and the reader names it too
 
 
 def test_a_foreign_safetensors_file_is_named(one_model):
@@ -94,12 +94,12 @@ def test_a_foreign_safetensors_file_is_named(one_model):
     path = folder / entry["file"]
     save_file({"backbone.weight": torch.zeros(2, 2)}, path)
     with pytest.raises(ValueError, match=f"{path} lacks .* tensors"):
-        pretrained._model_from_file(entry["config"], path)
+        pretrained.model_from_file(entry["config"], path)
     state = load_file(pretrained.weights_folder() / entry["file"])
     state["target_encoder.pos_embed"] = torch.zeros(1, 2, 3)  # another model's grid
     save_file(state, path)
     with pytest.raises(ValueError, match=f"{path} does not fit its config"):
-        pretrained._model_from_file(entry["config"], path)
+        pretrained.model_from_file(entry["config"], path)
 
 
 @pytest.mark.parametrize("damage", [b"", b'{"models": ', b"\xff\xfe", b"[1, 2]"])

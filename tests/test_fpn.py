@@ -121,3 +121,53 @@ def test_bad_choices_name_the_field_and_the_choices():
         FeaturePyramid(8, (4, 4), 2, True, fusion_method="sum")
     with pytest.raises(ValueError, match="upsample='cubic'.*valid choices"):
         FeaturePyramid(8, (4, 4), 2, True, upsample="cubic")
+
+
+def test_a_new_fusion_is_one_class_and_one_registry_entry(monkeypatch):
+    """Notebook 04's gated fusion, plugged in: FeaturePyramid resolves the name through FUSIONS."""
+    from torch import nn
+
+    from hjepa_lite import fusion
+
+    class GatedFusion(fusion.Fusion):
+        def __init__(self, width):
+            super().__init__()
+            self.gate = nn.Linear(2 * width, width)
+
+        @classmethod
+        def for_step(cls, feature_dim, num_heads, sizes, cells):
+            return cls(feature_dim)
+
+        def forward(self, lateral, top_down):
+            g = torch.sigmoid(self.gate(torch.cat([lateral, top_down], dim=-1)))
+            return g * lateral + (1 - g) * top_down
+
+    monkeypatch.setitem(fusion.FUSIONS, "gated", GatedFusion)
+    head = FeaturePyramid(16, (4, 4), 3, use_fpn=True, feature_dim=8, fusion_method="gated")
+    assert [type(step.fuse) for step in head.top_down] == [GatedFusion, GatedFusion]
+    assert [tuple(x.shape) for x in head(torch.randn(2, 16, 16))] == [
+        (2, 16, 16),
+        (2, 4, 16),
+        (2, 1, 16),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("fusion_method", "upsample", "runs"),
+    [
+        ("add", "nearest", "nearest"),
+        ("concat", "transposed_conv", "transposed_conv"),
+        ("attention", "bilinear", None),
+        ("attention", "nearest", None),
+    ],
+)
+def test_a_fusion_that_resamples_runs_no_upsampler(fusion_method, upsample, runs):
+    from hjepa_lite.fpn import step_upsample
+    from hjepa_lite.resample import UPSAMPLERS, NoUpsample
+
+    assert step_upsample(fusion_method, upsample) == runs
+    head = FeaturePyramid(
+        16, (4, 4), 3, use_fpn=True, fusion_method=fusion_method, upsample=upsample
+    )
+    expected = NoUpsample if runs is None else UPSAMPLERS[runs]
+    assert all(type(step.upsample) is expected for step in head.top_down)

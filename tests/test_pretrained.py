@@ -9,7 +9,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hjepa_lite import pretrained
+from hjepa_lite import pretrained, weights_build
 from hjepa_lite.config import Config
 from hjepa_lite.int8 import SCALE_SUFFIX, dequantize_state, quantize_state
 
@@ -48,7 +48,7 @@ def built(tmp_path_factory):
         for key, value in small.items():
             patch.setitem(pretrained.PROBE, key, value)
         folders = [tmp_path_factory.mktemp(f"weights{i}") for i in range(2)]
-        entries = [pretrained.build_weights("tiny_fpn_add", f, False, steps=2) for f in folders]
+        entries = [weights_build.build_weights("tiny_fpn_add", f, False, steps=2) for f in folders]
     return folders, entries
 
 
@@ -148,9 +148,9 @@ def test_an_interrupted_build_leaves_the_previous_files_loadable(
         return wrapper
 
     for name in ("atomic_write_bytes", "atomic_write_json"):
-        monkeypatch.setattr(pretrained, name, counted(getattr(pretrained, name)))
+        monkeypatch.setattr(weights_build, name, counted(getattr(weights_build, name)))
     with pytest.raises(KeyboardInterrupt):
-        pretrained.build_weights("tiny_fpn_add", work, False, steps=1)  # other bytes than 2
+        weights_build.build_weights("tiny_fpn_add", work, False, steps=1)  # other bytes than 2
     assert pretrained.manifest(work)["models"]["tiny_fpn_add"] == before
     pretrained.load_pretrained("tiny_fpn_add", work)  # sha256 checked
     assert len(pretrained.load_history("tiny_fpn_add", work)["loss"]) == 2
@@ -158,7 +158,7 @@ def test_an_interrupted_build_leaves_the_previous_files_loadable(
     monkeypatch.undo()
     for key, value in {"train_images": 60, "test_images": 30}.items():
         monkeypatch.setitem(pretrained.PROBE, key, value)
-    after = pretrained.build_weights("tiny_fpn_add", work, False, steps=1)
+    after = weights_build.build_weights("tiny_fpn_add", work, False, steps=1)
     assert after["sha256"] != before["sha256"]
     assert len(pretrained.load_history("tiny_fpn_add", work)["loss"]) == 1
     kept = {p.name for p in work.iterdir()}
