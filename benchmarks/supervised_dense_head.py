@@ -33,12 +33,12 @@ import argparse
 import datetime
 import os
 import platform
-import statistics
 import sys
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from dense_claims import mean_sd
 from einops import rearrange
 from torch import nn
 from torch.utils.data import DataLoader
@@ -127,13 +127,6 @@ def probe_encoder(model, seed: int, data: list, args) -> dict[str, dict[str, flo
         )
         found[kind] = {**row.objects, "miou": row.miou}
     return found
-
-
-def mean_sd(values: list[float]) -> str:
-    values = [v for v in values if v == v]
-    if len(values) < 2:
-        return f"{values[0]:.1f}" if values else "-"
-    return f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f}"
 
 
 def main() -> None:

@@ -20,11 +20,11 @@ import copy
 import datetime
 import os
 import platform
-import statistics
 import sys
 from pathlib import Path
 
 import torch
+from dense_claims import mean_sd
 
 from hjepa_lite.dense_probe import PROBE_SETS, probe_dense, probe_splits
 from hjepa_lite.fusion_learned import scale_top_down
@@ -49,13 +49,6 @@ def knock_out(checkpoint: Path, dataset: str, sizes: tuple[int, int], scale: flo
     encoder = model.context_encoder
     train, test = probe_splits(dataset, encoder.img_size, encoder.patch_size, sizes)
     return {"trained": scores(model, train, test), "scaled": scores(changed, train, test)}
-
-
-def mean_sd(values: list[float]) -> str:
-    values = [v for v in values if v == v]  # NaN: no cell of that size at that level
-    if len(values) < 2:
-        return f"{values[0]:.1f}" if values else "-"
-    return f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f}"
 
 
 def main() -> None:

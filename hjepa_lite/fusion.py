@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from .grid import GridSize, cell_centre_sincos
+from .registry import resolve
 
 __all__ = [
     "FUSIONS",
@@ -141,11 +142,7 @@ FUSION_METHODS = tuple(FUSIONS)  # the valid fpn.fusion_method values
 
 def fusion_class(method: str) -> type[Fusion]:
     """The class of ``fpn.fusion_method`` ``method``; a ValueError lists the valid ones."""
-    if method not in FUSIONS:
-        raise ValueError(
-            f"fusion_method={method!r} is not supported; valid choices: {FUSION_METHODS}"
-        )
-    return FUSIONS[method]
+    return resolve(FUSIONS, "fusion_method", method)
 
 
 def make_fusion(

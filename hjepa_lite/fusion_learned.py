@@ -157,7 +157,7 @@ def bottom_up_shares(head: FeaturePyramid, tokens: torch.Tensor) -> list[float]:
     ``l + 1 = 1 .. L-1``: ``var(down(pan_l)) / (var(fpn_{l+1}) + var(down(pan_l)))``, in [0, 1]."""
     if head.bottom_up_path is None:
         raise ValueError("this head has no PANet bottom-up path (bottom_up=False)")
-    fpn, _ = _top_down_pass(head, tokens)
+    fpn = head.top_down_pass(head.pooled_levels(tokens))[1]
     path, pan, shares = head.bottom_up_path, [fpn[0]], []
     for down, smooth, coarser in zip(path.down, path.smooth, fpn[1:], strict=True):
         from_below = down(pan[-1])

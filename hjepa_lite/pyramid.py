@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from einops import rearrange
 
 from .grid import GridSize, on_grid
+from .registry import resolve
 from .resample import upsample_tokens  # re-exported: public API of this module too
 
 __all__ = [
@@ -75,9 +76,7 @@ POOLING_MODES = tuple(POOLINGS)  # the valid model.pooling values
 
 
 def _pooling(pooling: str) -> PoolingLayout:
-    if pooling not in POOLINGS:
-        raise ValueError(f"pooling={pooling!r} is not supported; valid choices: {POOLING_MODES}")
-    return POOLINGS[pooling]
+    return resolve(POOLINGS, "pooling", pooling)
 
 
 def _kernel(pooling: str, factor: int = 2) -> tuple[int, int]:
@@ -197,7 +196,7 @@ def pooling_groups(grid_size: GridSize, num_levels: int, pooling: str = "2d") ->
     flat = rows * w + cols
     groups = []
     for level, (_, level_w) in enumerate(sizes):
-        if POOLINGS[pooling].flat:
+        if _pooling(pooling).flat:
             groups.append(flat >> level)
         else:
             groups.append((rows >> level) * level_w + (cols >> level))

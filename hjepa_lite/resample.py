@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .grid import GridSize, on_grid
+from .registry import resolve
 
 __all__ = [
     "UPSAMPLERS",
@@ -185,9 +186,7 @@ UPSAMPLE_MODES = tuple(UPSAMPLERS)  # the valid fpn.upsample values
 
 def upsampler_class(mode: str) -> type[Upsampler]:
     """The class of ``fpn.upsample`` ``mode``; a ValueError lists the valid ones."""
-    if mode not in UPSAMPLERS:
-        raise ValueError(f"upsample={mode!r} is not supported; valid choices: {UPSAMPLE_MODES}")
-    return UPSAMPLERS[mode]
+    return resolve(UPSAMPLERS, "upsample", mode)
 
 
 class StridedConvDownsample(nn.Module):
