@@ -28,7 +28,7 @@ import torch
 
 from hjepa_lite.dense_probe import PROBE_SETS, probe_dense, probe_splits, untrained_like
 from hjepa_lite.evaluate import probe_model
-from hjepa_lite.trainer import load_trained, trained_config
+from hjepa_lite.run_checkpoint import load_trained, trained_config
 
 FINAL_SOURCES = ("targets", "fpn", "hypercolumn", "simple_pyramid")
 SNAPSHOT_SOURCES = ("targets", "fpn")

@@ -46,7 +46,7 @@ from hjepa_lite.dense_probe import (
     score_dense,
     untrained_like,
 )
-from hjepa_lite.trainer import load_trained, trained_config
+from hjepa_lite.run_checkpoint import load_trained, trained_config
 
 METRICS = ("all", "small", "medium", "large", "background", "miou")
 

@@ -38,7 +38,7 @@ from torch.utils.data import DataLoader
 from hjepa_lite.config import Config
 from hjepa_lite.datasets import build_dataset
 from hjepa_lite.evaluate import LevelFeatures, probe_levels
-from hjepa_lite.hjepa import build_model
+from hjepa_lite.factory import build_model
 from hjepa_lite.trainer import Trainer
 
 REPO = Path(__file__).parent.parent

@@ -37,7 +37,7 @@ import yaml
 from hjepa_lite.config import Config
 from hjepa_lite.datasets import build_dataset
 from hjepa_lite.evaluate import pixel_features, probe_levels, probe_model
-from hjepa_lite.hjepa import build_model
+from hjepa_lite.factory import build_model
 from hjepa_lite.shapes import SIZES
 from hjepa_lite.trainer import Trainer
 

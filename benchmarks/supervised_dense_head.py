@@ -51,7 +51,7 @@ from hjepa_lite.dense_probe import (
     score_dense,
     untrained_like,
 )
-from hjepa_lite.trainer import load_trained, trained_config
+from hjepa_lite.run_checkpoint import load_trained, trained_config
 
 HEADS = ("pooling-only", "FPN lateral only", "FPN add", "hypercolumn")
 METRICS = ("all", "small", "medium", "large", "miou")

@@ -28,7 +28,7 @@ from dense_claims import mean_sd
 
 from hjepa_lite.dense_probe import PROBE_SETS, probe_dense, probe_splits
 from hjepa_lite.fusion_learned import scale_top_down
-from hjepa_lite.trainer import load_trained
+from hjepa_lite.run_checkpoint import load_trained
 
 METRICS = ("all", "small", "medium", "large", "miou")
 

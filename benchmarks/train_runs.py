@@ -6,8 +6,9 @@
 Each run goes to ``OUT/<variant><tag>/seed<k>/`` (``tag`` names the ``--set`` overrides):
 ``last.pt`` (the Trainer's checkpoint, resumed if the run was interrupted; a finished run is
 skipped) and ``step<n>.pt`` at every ``--snapshots`` step, each loadable with
-``hjepa_lite.trainer.load_trained``. The probes that read them (``benchmarks/dense_claims.py``)
-run apart from training, so a probe can change without training again. Budget, seed and
+``hjepa_lite.run_checkpoint.load_trained``. The probes that read them
+(``benchmarks/dense_claims.py``) run apart from training, so a probe can change without
+training again. Budget, seed and
 overrides go through ``benchmarks/quality.py``'s helpers, the same as its runs.
 """
 

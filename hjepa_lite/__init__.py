@@ -13,9 +13,10 @@ The seed's API::
 from .config import FPNConfig, ModelConfig, PredictorConfig, load_config
 from .datasets import build_dataset
 from .encoder import PatchEncoder
+from .factory import build_model, create_hjepa, create_hjepa_from_config
 from .fpn import FeaturePyramid
 from .fusion import FUSION_METHODS
-from .hjepa import HJEPA, build_model, create_hjepa, create_hjepa_from_config
+from .hjepa import HJEPA
 from .loss import hierarchical_loss
 from .masks import MaskBatch, MultiBlockMaskSampler
 from .params import count_parameters, head_breakdown, parameter_breakdown, seed_fpn_formula
@@ -31,8 +32,9 @@ from .pyramid import (
     upsample_tokens,
 )
 from .resample import UPSAMPLE_MODES
+from .run_checkpoint import load_trained
 from .shapes import ShapesDataset
-from .trainer import Trainer, load_trained
+from .trainer import Trainer
 
 __all__ = [
     "FPNConfig",

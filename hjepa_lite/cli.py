@@ -17,8 +17,9 @@ from pathlib import Path
 
 from .checkpoint import check_writable_folder
 from .config import Config, load_config
-from .dense_probe import PROBE_SETS, SOURCES
-from .hjepa import create_hjepa_from_config
+from .dense_probe import PROBE_SETS
+from .dense_sources import SOURCES
+from .factory import create_hjepa_from_config
 from .params import parameter_breakdown
 
 __all__ = ["main"]
@@ -62,7 +63,7 @@ def _load(run: str):
     """(model, the seed it trained with) from a run folder, a checkpoint file or a shipped
     name (paths first)."""
     from . import pretrained
-    from .trainer import load_trained, trained_config
+    from .run_checkpoint import load_trained, trained_config
 
     if Path(run).exists():
         return load_trained(run)[0], trained_config(run).train.seed

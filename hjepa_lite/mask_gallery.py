@@ -18,7 +18,8 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from .mask_explorer import MaskExplorer, make_sampler, mask_statistics, plot_explorer
+from .mask_explorer import MaskExplorer, plot_explorer
+from .mask_statistics import make_sampler, mask_statistics
 from .widget_gallery import gallery_menu, gallery_page
 
 __all__ = ["GALLERY_STATES", "gallery_keys", "save_gallery"]

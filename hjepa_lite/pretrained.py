@@ -39,7 +39,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 
 from .config import Config
-from .hjepa import HJEPA, build_model
+from .factory import build_model
+from .hjepa import HJEPA
 from .int8 import dequantize_state
 
 __all__ = [

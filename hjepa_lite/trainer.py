@@ -29,13 +29,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-from .checkpoint import (
-    FORMAT,
-    atomic_save,
-    atomic_write_json,
-    check_writable_folder,
-    load_checkpoint,
-)
+from .checkpoint import FORMAT, atomic_save, atomic_write_json, check_writable_folder
 from .config import Config
 from .datasets import build_dataset
 from .distributed import (
@@ -47,34 +41,17 @@ from .distributed import (
     is_main,
     world,
 )
-from .hjepa import HJEPA, build_model
+from .factory import build_model
+from .hjepa import HJEPA
 from .loader import make_train_loader
 from .loss import hierarchical_loss
 from .masks import MultiBlockMaskSampler
+from .optimizer import param_groups, set_schedules
 from .rank_monitor import RankMonitor, batch_std
 from .regularizers import regularizer
-from .schedules import cosine, linear, warmup_cosine
+from .run_checkpoint import CHECKPOINT, load_weights, read_run, resume_conflicts
 
-__all__ = ["Trainer", "load_trained", "param_groups"]
-
-CHECKPOINT = "last.pt"
-
-# Config keys a resumed run may change: they do not change the steps already taken (more
-# steps or epochs continue the run; workers load the same batches, see loader.py). Every
-# other key, and the number of processes, must equal the checkpoint's.
-RESUMABLE_CHANGES = ("train.steps", "train.epochs", "train.checkpoint_every", "data.num_workers")
-
-
-def param_groups(model: nn.Module) -> list[dict[str, Any]]:
-    """AdamW groups: weight decay on weight matrices only, none on biases and norm scales."""
-    decay, no_decay = [], []
-    for p in model.parameters():
-        if p.requires_grad:
-            (no_decay if p.ndim <= 1 else decay).append(p)
-    return [
-        {"params": decay, "apply_weight_decay": True},
-        {"params": no_decay, "apply_weight_decay": False, "weight_decay": 0.0},
-    ]
+__all__ = ["Trainer"]
 
 
 def _step_seed(seed: int, rank: int, step: int) -> int:
@@ -105,7 +82,8 @@ class Trainer:
 
     A config is checked before anything is built (a :class:`Config` edited in code too,
     e.g. ``train.steps = 0``). A resume refuses a checkpoint whose config or number of
-    processes differs, except in :data:`RESUMABLE_CHANGES`.
+    processes differs, except in
+    :data:`~hjepa_lite.run_checkpoint.RESUMABLE_CHANGES`.
     """
 
     def __init__(
@@ -197,19 +175,6 @@ class Trainer:
 
     # -- one step ------------------------------------------------------------------------
 
-    def _set_schedules(self) -> dict[str, float]:
-        train, step, total = self.config.train, self.step, self.total_steps
-        values = {
-            "lr": warmup_cosine(step, total, train.lr, train.min_lr, train.warmup_steps),
-            "weight_decay": cosine(step, total, *train.weight_decay),
-            "momentum": linear(step, total, *train.ema_momentum),
-        }
-        for group in self.optimizer.param_groups:
-            group["lr"] = values["lr"]
-            if group["apply_weight_decay"]:
-                group["weight_decay"] = values["weight_decay"]
-        return values
-
     def train_step(self, images: torch.Tensor) -> dict[str, float]:
         """One optimizer step on a batch ``(B, 3, H, W)``; returns the logged values."""
         start = time.perf_counter()
@@ -218,7 +183,7 @@ class Trainer:
             _step_seed(self.config.train.seed, self.rank, self.step)
         )
         torch.manual_seed(generator.initial_seed() + 1)  # drop-path, if enabled
-        values = self._set_schedules()
+        values = set_schedules(self.optimizer, self.config.train, self.step, self.total_steps)
         masks = self.masks(images.shape[0], generator=generator)
         outputs = (self.ddp or self.model)(
             images.to(self.device, non_blocking=True),
@@ -349,46 +314,23 @@ class Trainer:
             atomic_save(self.state_dict(), self.checkpoint_path)
 
     def load(self, path: str | os.PathLike) -> None:
-        """Resume from a checkpoint of the same config (but :data:`RESUMABLE_CHANGES`) and
+        """Resume from a checkpoint of the same config (but
+        :data:`~hjepa_lite.run_checkpoint.RESUMABLE_CHANGES`) and
         number of processes; else ValueError naming each field that differs, old and new."""
-        state = _read_run(path, self.device)
-        # Through Config: keys added to the schema later take their defaults (old checkpoints).
-        saved = _leaves(Config.from_dict(state["config"]).to_dict())
-        current = _leaves(self.config.to_dict())
-        changed = [
-            f"{key} was {saved.get(key)!r} in the checkpoint, {current.get(key)!r} now"
-            for key in sorted(saved.keys() | current.keys())
-            if key not in RESUMABLE_CHANGES and saved.get(key) != current.get(key)
-        ]
-        # a checkpoint written before the world size was saved: not checked
-        if state.get("world_size", self.world_size) != self.world_size:
-            changed.append(
-                f"world size was {state['world_size']} in the checkpoint, {self.world_size} "
-                "now (processes x data.batch_size is the batch)"
-            )
+        state = read_run(path, self.device)
+        changed = resume_conflicts(state, self.config, self.world_size)
         if changed:
             raise ValueError(
                 f"cannot resume from {path}: {'; '.join(changed)}. A resumed run must repeat "
                 "the uninterrupted one: use the checkpoint's values, another out_dir, or "
                 "resume=False (CLI: --fresh)"
             )
-        _load_weights(self.model, state["model"], path)
+        load_weights(self.model, state["model"], path)
         self.optimizer.load_state_dict(state["optimizer"])
         self.step = state["step"]
         self.history = state["history"]
         if is_main() and self.progress:
             print(f"Resuming from {path} at step {self.step} of {self.total_steps}.")
-
-
-def _leaves(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"train": {"lr": 1}}`` -> ``{"train.lr": 1}``."""
-    flat = {}
-    for key, value in tree.items():
-        if isinstance(value, Mapping):
-            flat.update(_leaves(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
 
 
 def _postfix(values: dict[str, float], levels: int) -> dict[str, str]:
@@ -398,48 +340,3 @@ def _postfix(values: dict[str, float], levels: int) -> dict[str, str]:
         postfix[f"L{i}"] = "-" if math.isnan(value) else f"{value:.3f}"
     postfix["img/s"] = f"{values['images_per_s']:.0f}"
     return postfix
-
-
-def load_trained(path: str | os.PathLike, device: str = "cpu") -> tuple[HJEPA, dict]:
-    """A trained model (in eval mode) and its history from a checkpoint file or run folder."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / CHECKPOINT
-    state = _read_run(path, device)
-    model = build_model(Config.from_dict(state["config"]).model)
-    _load_weights(model, state["model"], path)
-    return model.to(device).eval(), state["history"]
-
-
-def trained_config(path: str | os.PathLike) -> Config:
-    """The config a checkpoint file or run folder was trained with (its ``train.seed`` names
-    the initial weights: :func:`hjepa_lite.dense_probe.untrained_like`)."""
-    path = Path(path)
-    return Config.from_dict(
-        _read_run(path / CHECKPOINT if path.is_dir() else path, "cpu")["config"]
-    )
-
-
-_RUN_KEYS = ("model", "optimizer", "config", "step", "history")  # what Trainer.save writes
-
-
-def _read_run(path: str | os.PathLike, device: str | torch.device) -> dict[str, Any]:
-    """A Trainer checkpoint; ValueError naming the file if it is another kind of file."""
-    state = load_checkpoint(path, map_location=device)
-    missing = [key for key in _RUN_KEYS if not isinstance(state, dict) or key not in state]
-    if missing:
-        found = sorted(map(str, state))[:5] if isinstance(state, dict) else type(state).__name__
-        raise ValueError(
-            f"{path} is not an hjepa_lite training checkpoint (no {missing}; it holds "
-            f"{found}); give a run folder or the last.pt that Trainer wrote"
-        )
-    return state
-
-
-def _load_weights(model: HJEPA, weights: Mapping[str, torch.Tensor], path) -> None:
-    """``model.load_state_dict`` with the file named when the tensors do not fit."""
-    try:
-        model.load_state_dict(weights)
-    except (RuntimeError, TypeError) as err:
-        reason = str(err).strip().splitlines()[0]
-        raise ValueError(f"{path}: its weights do not fit its own config: {reason}") from err

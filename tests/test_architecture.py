@@ -9,20 +9,36 @@ import hjepa_lite
 PACKAGE = Path(hjepa_lite.__file__).parent
 
 
-def imports_of(path: Path) -> set[str]:
+def module_name(path: Path) -> str:
+    """``config/schema.py -> "config.schema"``, ``config/__init__.py -> "config"``."""
+    parts = path.relative_to(PACKAGE).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports_of(path: Path, modules: set[str]) -> set[str]:
     """The package's modules that ``path`` imports, anywhere in it (lazy imports included)."""
+    parts = module_name(path).split(".") if module_name(path) else []
+    here = parts if path.name == "__init__.py" else parts[:-1]  # the module's own package
     names = set()
     for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.level == 1:
-            names |= {node.module.split(".")[0]} if node.module else {a.name for a in node.names}
-        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("hjepa_lite."):
-            names.add(node.module.split(".")[1])
-    return names
+        if not isinstance(node, ast.ImportFrom):
+            continue
+        if node.level:
+            base = here[: len(here) - node.level + 1]
+        elif (node.module or "").startswith("hjepa_lite."):
+            base = []
+        else:
+            continue
+        module = (node.module or "").removeprefix("hjepa_lite").lstrip(".")
+        target = ".".join([*base, *([module] if module else [])])
+        names.add(target)
+        names |= {f"{target}.{a.name}".lstrip(".") for a in node.names}  # `from . import x`
+    return names & modules
 
 
 def graph() -> dict[str, set[str]]:
-    modules = {path.stem: path for path in PACKAGE.glob("*.py")}
-    return {name: imports_of(path) & set(modules) - {name} for name, path in modules.items()}
+    paths = {module_name(path): path for path in PACKAGE.rglob("*.py")}
+    return {name: imports_of(path, set(paths)) - {name} for name, path in paths.items()}
 
 
 def test_the_import_graph_has_no_cycle():
@@ -36,5 +52,8 @@ def test_the_import_graph_has_no_cycle():
 def test_the_foundations_import_nothing_of_the_package():
     """What every other part builds on: the schema, the grid, the file and process helpers."""
     found = graph()
-    for name in ("config", "grid", "checkpoint", "distributed", "schedules", "tutorial_mode"):
+    for name in ("grid", "checkpoint", "distributed", "schedules", "tutorial_mode"):
         assert not found[name], f"{name} imports {sorted(found[name])}"
+    inside = {name for name in found if name.split(".")[0] == "config"}
+    for name in inside:
+        assert found[name] <= inside, f"{name} imports {sorted(found[name] - inside)}"

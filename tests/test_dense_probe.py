@@ -6,16 +6,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from hjepa_lite.dense_probe import (
-    SOURCES,
-    dense_features,
-    fit_dense_probe,
-    probe_dense,
-    score_dense,
-    source_levels,
-    untrained_like,
-)
-from hjepa_lite.hjepa import create_hjepa
+from hjepa_lite.dense_probe import fit_dense_probe, probe_dense, score_dense, untrained_like
+from hjepa_lite.dense_sources import SOURCES, dense_features, source_levels
+from hjepa_lite.factory import create_hjepa
 from hjepa_lite.photo_crops import PhotoCropsDataset
 from hjepa_lite.shapes import ShapesDataset
 

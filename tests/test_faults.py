@@ -12,7 +12,7 @@ from safetensors.torch import load_file, save_file
 
 from hjepa_lite import checkpoint, pretrained
 from hjepa_lite.checkpoint import atomic_save, load_checkpoint
-from hjepa_lite.trainer import load_trained
+from hjepa_lite.run_checkpoint import load_trained
 
 FAST = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -6,14 +6,13 @@ import matplotlib
 import pytest
 import torch
 
-from hjepa_lite.mask_explorer import (
+from hjepa_lite.mask_explorer import MaskExplorer, plot_explorer
+from hjepa_lite.mask_statistics import (
     LEVEL_WEIGHTINGS,
-    MaskExplorer,
     effective_weights,
     level_maps,
     make_sampler,
     mask_statistics,
-    plot_explorer,
 )
 from hjepa_lite.pyramid import level_grid_sizes
 

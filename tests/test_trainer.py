@@ -13,8 +13,9 @@ from conftest import tiny_config
 import hjepa_lite.trainer as trainer_module
 from hjepa_lite.checkpoint import atomic_save, load_checkpoint
 from hjepa_lite.config import Config
+from hjepa_lite.run_checkpoint import load_trained
 from hjepa_lite.shapes import ShapesDataset
-from hjepa_lite.trainer import Trainer, load_trained
+from hjepa_lite.trainer import Trainer
 
 REPO = Path(__file__).parent.parent
 
