@@ -16,15 +16,14 @@ from .encoder import PatchEncoder
 from .factory import build_model, create_hjepa, create_hjepa_from_config
 from .fpn import FeaturePyramid
 from .fusion import FUSION_METHODS
+from .geometry import POOLING_MODES, level_grid_sizes
 from .hjepa import HJEPA
 from .loss import hierarchical_loss
 from .masks import MaskBatch, MultiBlockMaskSampler
 from .params import count_parameters, head_breakdown, parameter_breakdown, seed_fpn_formula
 from .predictor import Predictor
 from .pyramid import (
-    POOLING_MODES,
     build_pyramid,
-    level_grid_sizes,
     pool_mask,
     pool_tokens,
     pooling_groups,

@@ -3,7 +3,7 @@
 A dense data set knows, for every pixel, the class of the object there (or background) and
 that object's size bucket. A pyramid level ``l`` of a ViT with patch side ``p`` cuts the
 image into cells of ``p * 2**l`` pixels (the last row and column smaller when the grid is odd,
-as :func:`hjepa_lite.pyramid.level_grid_sizes` rounds up). A cell's label is the object class
+as :func:`hjepa_lite.geometry.level_grid_sizes` rounds up). A cell's label is the object class
 covering the largest share of it if that share is at least ``MIN_COVER``, else background; its
 size is the most common size bucket among that class's pixels in the cell.
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .config import ModelConfig, check_sections
+from .config import DEFAULT_POOLING, ModelConfig, Pooling, check_sections
 from .encoder import PatchEncoder
 from .fpn import FeaturePyramid
 from .hjepa import HJEPA
@@ -89,7 +89,7 @@ def create_hjepa(
     num_heads: int | None = None,
     drop_path_rate: float = 0.0,
     grad_checkpointing: bool = False,
-    pooling: str = "2d",
+    pooling: Pooling = DEFAULT_POOLING,
     targets: str = "head",
     target_depths: int = 1,
     normalize_online: bool = False,

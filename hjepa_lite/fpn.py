@@ -39,10 +39,12 @@ import torch
 from torch import nn
 
 from .bottom_up import BottomUpPath
+from .config import DEFAULT_POOLING, Pooling
 from .fusion import fusion_class
+from .geometry import PyramidGeometry
 from .grid import GridSize
 from .linear_norm import LinearNorm
-from .pyramid import build_pyramid, level_grid_sizes, pooling_factor
+from .pyramid import build_pyramid
 from .resample import NoUpsample, upsampler_class
 from .top_down import TopDownLayer, TopDownStep
 
@@ -124,7 +126,7 @@ class FeaturePyramid(nn.Module):
         feature_dim: int | Sequence[int] | None = None,
         fusion_method: str = "add",
         upsample: str = "bilinear",
-        pooling: str = "2d",
+        pooling: Pooling = DEFAULT_POOLING,
         bottom_up: bool = False,
         attention_heads: int = 1,
     ) -> None:
@@ -140,12 +142,13 @@ class FeaturePyramid(nn.Module):
         self.fusion_method = fusion_method
         self.upsample = upsample
         self.bottom_up = bottom_up
-        self.level_sizes = sizes = level_grid_sizes(self.grid_size, num_levels, pooling)
+        self.geometry = geometry = PyramidGeometry(self.grid_size, num_levels, pooling)
+        self.level_sizes = sizes = list(geometry.level_sizes)
         widths = _level_widths(feature_dim, embed_dim, num_levels)
         self.feature_dims = widths if use_fpn else [embed_dim] * num_levels
 
         if use_fpn:
-            factor = pooling_factor(pooling)
+            factor = geometry.factor
             steps = range(num_levels - 1)  # step i joins level i (fine) and level i + 1
             self.lateral = nn.ModuleList(LateralConnection(embed_dim, w) for w in widths)
             # Each kind of part is created for every step before the next kind, then the parts
@@ -155,7 +158,7 @@ class FeaturePyramid(nn.Module):
             upsamplers = [
                 kind.for_step(widths[i + 1], sizes[i + 1], sizes[i], factor) for i in steps
             ]
-            cells = [(factor[0] ** level, factor[1] ** level) for level in range(num_levels)]
+            cells = geometry.cell_patches
             fusions = [
                 fusion.for_step(widths[i], attention_heads, sizes[i : i + 2], cells[i : i + 2])
                 for i in steps

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import torch
 
+from .geometry import PyramidGeometry
 from .masks import MaskBatch, MultiBlockMaskSampler
-from .pyramid import level_grid_sizes, pool_tokens, target_mask_pyramid
+from .pyramid import pool_tokens, target_mask_pyramid
 
 __all__ = ["LEVEL_WEIGHTINGS", "effective_weights", "level_maps", "make_sampler", "mask_statistics"]
 
@@ -57,7 +58,7 @@ def level_maps(masks: MaskBatch, num_levels: int = 3) -> dict[str, list[torch.Te
     The shares pool the level-0 masks like the pyramid pools tokens (``pool_tokens``).
     """
     grid = masks.grid_size
-    sizes = level_grid_sizes(grid, num_levels)
+    sizes = PyramidGeometry(grid, num_levels).level_sizes
     valid = target_mask_pyramid(masks.target_mask, grid, num_levels)
     out: dict[str, list[torch.Tensor]] = {"context": [], "target": [], "valid": []}
     batch = masks.mask.shape[0]
@@ -93,7 +94,7 @@ def mask_statistics(
     """
     if draws < batch or batch < 1:
         raise ValueError(f"draws={draws} must be at least batch={batch} >= 1")
-    sizes = level_grid_sizes(sampler.grid_size, num_levels)
+    geometry = PyramidGeometry(sampler.grid_size, num_levels)
     generator = torch.Generator().manual_seed(seed)
     counts, first = [], None
     for _ in range(draws // batch):
@@ -108,7 +109,7 @@ def mask_statistics(
         "image_any": (cells > 0).float().mean(0),
         "batch_any": (per_batch > 0).float().mean(0),
         "mean_cells": cells.float().mean(0),
-        "level_cells": torch.tensor([h * w for h, w in sizes]),
+        "level_cells": torch.tensor(geometry.num_cells),
         "first": first,
     }
 

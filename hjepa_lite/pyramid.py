@@ -15,8 +15,9 @@ it weights the partial edge cells by their area).
 *flattened* sequence in pairs, as if the image were one long row of N tokens (its level sizes
 are ``(1, n)``), so groups join the end of one image row to the start of the next.
 
-The way back down (upsampling a level to the exact size of the finer one) is in
-:mod:`hjepa_lite.resample`; ``upsample_tokens`` is importable from here too.
+The level sizes and the pooling layouts (the pyramid's geometry) are in
+:mod:`hjepa_lite.geometry`. The way back down (upsampling a level to the exact size of the
+finer one) is in :mod:`hjepa_lite.resample`; ``upsample_tokens`` is importable from here too.
 
     >>> tokens = torch.randn(2, 7 * 7, 16)
     >>> levels, sizes = build_pyramid(tokens, (7, 7), num_levels=3)
@@ -26,102 +27,32 @@ The way back down (upsampling a level to the exact size of the finer one) is in
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 from einops import rearrange
 
+from .config import DEFAULT_POOLING, Pooling
+from .geometry import PyramidGeometry, pooling_layout
 from .grid import GridSize, on_grid
-from .registry import resolve
 from .resample import upsample_tokens  # re-exported: public API of this module too
 
 __all__ = [
-    "POOLINGS",
-    "POOLING_MODES",
-    "PoolingLayout",
     "build_pyramid",
-    "level_grid_sizes",
-    "max_levels",
     "pool_mask",
     "pool_tokens",
     "pooling_groups",
-    "pooling_factor",
     "target_mask_pyramid",
     "top_down_sum",
     "upsample_tokens",
 ]
 
 
-@dataclass(frozen=True)
-class PoolingLayout:
-    """How a ``model.pooling`` choice groups the patch grid: on the grid itself (2-D blocks),
-    or, ``flat``, on the patches in reading order as one long row (the seed's 1-D pooling)."""
-
-    flat: bool
-
-    def kernel(self, factor: int = 2) -> tuple[int, int]:
-        """The pooling window per axis of the layout: ``(f, f)``, or ``(1, f)`` when flat."""
-        return (1, factor) if self.flat else (factor, factor)
-
-    def layout(self, grid_size: GridSize) -> GridSize:
-        """The (rows, cols) shape pooling works on: the grid, or ``(1, h * w)`` when flat."""
-        h, w = grid_size
-        return (1, h * w) if self.flat else (h, w)
-
-
-POOLINGS = {"2d": PoolingLayout(flat=False), "1d_seed": PoolingLayout(flat=True)}
-POOLING_MODES = tuple(POOLINGS)  # the valid model.pooling values
-
-
-def _pooling(pooling: str) -> PoolingLayout:
-    return resolve(POOLINGS, "pooling", pooling)
-
-
-def _kernel(pooling: str, factor: int = 2) -> tuple[int, int]:
-    return _pooling(pooling).kernel(factor)
-
-
-def pooling_factor(pooling: str = "2d") -> tuple[int, int]:
-    """How many cells of a level one cell of the next level covers, per axis of the
-    pooling layout: ``(2, 2)`` for ``"2d"``, ``(1, 2)`` for ``"1d_seed"``."""
-    return _kernel(pooling)
-
-
-def _layout(grid_size: GridSize, pooling: str) -> GridSize:
-    """The (rows, cols) shape pooling works on: the image grid, or one long row for 1d_seed."""
-    return _pooling(pooling).layout(grid_size)
-
-
-def _pooled_size(size: GridSize, pooling: str) -> GridSize:
-    kh, kw = _kernel(pooling)
-    return (math.ceil(size[0] / kh), math.ceil(size[1] / kw))
-
-
-def max_levels(grid_size: GridSize, pooling: str = "2d") -> int:
-    """Number of levels until the pyramid reaches a single cell (8x8 -> 4: 8, 4, 2, 1)."""
-    size = _layout(grid_size, pooling)
-    return 1 + math.ceil(math.log2(max(size))) if max(size) > 1 else 1
-
-
-def level_grid_sizes(grid_size: GridSize, num_levels: int, pooling: str = "2d") -> list[GridSize]:
-    """Grid size of every level, finest first; raises ValueError if the grid is too small."""
-    limit = max_levels(grid_size, pooling)
-    if not 1 <= num_levels <= limit:
-        raise ValueError(
-            f"num_hierarchies={num_levels} does not fit the {grid_size[0]}x{grid_size[1]} patch "
-            f"grid with pooling={pooling!r}: valid range is 1..{limit} "
-            f"(pooling stops at a single cell)"
-        )
-    sizes = [_layout(grid_size, pooling)]
-    for _ in range(num_levels - 1):
-        sizes.append(_pooled_size(sizes[-1], pooling))
-    return sizes
+def _kernel(pooling: Pooling, factor: int = 2) -> tuple[int, int]:
+    return pooling_layout(pooling).kernel(factor)
 
 
 def pool_tokens(
-    tokens: torch.Tensor, size: GridSize, pooling: str = "2d", factor: int = 2
+    tokens: torch.Tensor, size: GridSize, pooling: Pooling = DEFAULT_POOLING, factor: int = 2
 ) -> torch.Tensor:
     """Average ``factor x factor`` blocks: ``(B, h*w, D)`` on a ``size`` grid -> ``(B, h'*w', D)``
     with ``h' = ceil(h / factor)``; edge cells average only the patches that exist."""
@@ -130,14 +61,14 @@ def pool_tokens(
 
 
 def build_pyramid(
-    tokens: torch.Tensor, grid_size: GridSize, num_levels: int, pooling: str = "2d"
+    tokens: torch.Tensor, grid_size: GridSize, num_levels: int, pooling: Pooling = DEFAULT_POOLING
 ) -> tuple[list[torch.Tensor], list[GridSize]]:
     """Pool ``(B, N, D)`` patch tokens into ``num_levels`` levels.
 
     Returns the per-level tokens ``[(B, N_0, D), (B, N_1, D), ...]`` (finest first) and
     their grid sizes. Level 0 is ``tokens`` itself.
     """
-    sizes = level_grid_sizes(grid_size, num_levels, pooling)
+    sizes = list(PyramidGeometry(grid_size, num_levels, pooling).level_sizes)
     if tokens.shape[1] != sizes[0][0] * sizes[0][1]:
         raise ValueError(
             f"tokens have {tokens.shape[1]} positions but the grid {grid_size} has "
@@ -161,7 +92,9 @@ def top_down_sum(levels: list[torch.Tensor], sizes: list[GridSize]) -> list[torc
     return out
 
 
-def pool_mask(mask: torch.Tensor, size: GridSize, pooling: str = "2d") -> torch.Tensor:
+def pool_mask(
+    mask: torch.Tensor, size: GridSize, pooling: Pooling = DEFAULT_POOLING
+) -> torch.Tensor:
     """One step for a boolean ``(B, h*w)`` mask: a pooled cell is True only if *all* of the
     cells it covers are True."""
     h, w = size
@@ -171,32 +104,37 @@ def pool_mask(mask: torch.Tensor, size: GridSize, pooling: str = "2d") -> torch.
 
 
 def target_mask_pyramid(
-    target_mask: torch.Tensor, grid_size: GridSize, num_levels: int, pooling: str = "2d"
+    target_mask: torch.Tensor,
+    grid_size: GridSize,
+    num_levels: int,
+    pooling: Pooling = DEFAULT_POOLING,
 ) -> list[torch.Tensor]:
     """Per-level target masks ``[(B, N_l)]``: a level-l cell counts in the loss only if the
     whole area it covers is a target at level 0."""
-    sizes = level_grid_sizes(grid_size, num_levels, pooling)
+    sizes = PyramidGeometry(grid_size, num_levels, pooling).level_sizes
     masks = [target_mask]
     for size in sizes[:-1]:
         masks.append(pool_mask(masks[-1], size, pooling))
     return masks
 
 
-def pooling_groups(grid_size: GridSize, num_levels: int, pooling: str = "2d") -> list[torch.Tensor]:
+def pooling_groups(
+    grid_size: GridSize, num_levels: int, pooling: Pooling = DEFAULT_POOLING
+) -> list[torch.Tensor]:
     """Which level-l cell each patch belongs to, as ``(h, w)`` long maps on the patch grid.
 
     Computed from the definition (cell of patch (i, j) is (i >> l, j >> l) in 2-D, and
     ``n >> l`` of the flattened index ``n`` in the seed's 1-D pooling), independently of
     :func:`pool_tokens`, so tests and pictures can check one against the other.
     """
-    sizes = level_grid_sizes(grid_size, num_levels, pooling)
+    sizes = PyramidGeometry(grid_size, num_levels, pooling).level_sizes
     h, w = grid_size
     rows = torch.arange(h).view(h, 1)
     cols = torch.arange(w).view(1, w)
     flat = rows * w + cols
     groups = []
     for level, (_, level_w) in enumerate(sizes):
-        if _pooling(pooling).flat:
+        if pooling_layout(pooling).flat:
             groups.append(flat >> level)
         else:
             groups.append((rows >> level) * level_w + (cols >> level))

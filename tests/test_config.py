@@ -377,7 +377,7 @@ def test_a_model_only_config_of_any_depth_loads_with_default_level_weights(tmp_p
     [
         ("FusionMethod", "hjepa_lite.fusion:FUSIONS"),
         ("Upsample", "hjepa_lite.resample:UPSAMPLERS"),
-        ("Pooling", "hjepa_lite.pyramid:POOLINGS"),
+        ("Pooling", "hjepa_lite.geometry:POOLINGS"),
         ("DatasetName", "hjepa_lite.datasets:DATASETS"),
         ("LossType", "hjepa_lite.loss:LOSS_TYPES"),
         ("Regularizer", "hjepa_lite.regularizers:REGULARIZERS"),

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hjepa_lite.dense_labels import BACKGROUND, MIN_COVER, DenseLabels
-from hjepa_lite.pyramid import level_grid_sizes
+from hjepa_lite.geometry import level_grid_sizes
 
 
 def random_truth(n, height, width, classes, sizes, seed):

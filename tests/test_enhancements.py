@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from hjepa_lite import FeaturePyramid, create_hjepa, hierarchical_loss, level_grid_sizes
 from hjepa_lite.fusion import CrossAttentionFusion
+from hjepa_lite.geometry import max_levels
 from hjepa_lite.grid import cell_centre_sincos
-from hjepa_lite.pyramid import max_levels
 from hjepa_lite.resample import StridedConvDownsample, TransposedConvUpsample
 
 OPTIONS = [  # (fusion_method, upsample, bottom_up)

@@ -9,8 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hjepa_lite import FeaturePyramid, count_parameters, level_grid_sizes
+from hjepa_lite.geometry import max_levels
 from hjepa_lite.params import head_breakdown
-from hjepa_lite.pyramid import max_levels, upsample_tokens
+from hjepa_lite.pyramid import upsample_tokens
 
 
 @settings(max_examples=30, deadline=None)

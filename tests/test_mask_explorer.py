@@ -6,6 +6,7 @@ import matplotlib
 import pytest
 import torch
 
+from hjepa_lite.geometry import level_grid_sizes
 from hjepa_lite.mask_explorer import MaskExplorer, plot_explorer
 from hjepa_lite.mask_statistics import (
     LEVEL_WEIGHTINGS,
@@ -14,7 +15,6 @@ from hjepa_lite.mask_statistics import (
     make_sampler,
     mask_statistics,
 )
-from hjepa_lite.pyramid import level_grid_sizes
 
 matplotlib.use("Agg")
 

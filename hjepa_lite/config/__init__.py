@@ -84,6 +84,7 @@ from .schema import (
 )
 from .vocabulary import (
     CONFIG_SECTIONS,
+    DEFAULT_POOLING,
     TARGETS,
     DatasetName,
     FusionMethod,
@@ -100,6 +101,7 @@ __all__ = [
     "CONFIG_SECTIONS",
     "Config",
     "ConfigLoader",
+    "DEFAULT_POOLING",
     "DataConfig",
     "DatasetName",
     "FPNConfig",

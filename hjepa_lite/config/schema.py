@@ -13,6 +13,7 @@ from typing import Any
 
 from .checks import as_plain, check_sections, from_dict
 from .vocabulary import (
+    DEFAULT_POOLING,
     DatasetName,
     FusionMethod,
     LossType,
@@ -63,7 +64,7 @@ class ModelConfig:
     drop_path_rate: float = 0.0
     grad_checkpointing: bool = False
     num_hierarchies: int = 3
-    pooling: Pooling = "2d"
+    pooling: Pooling = DEFAULT_POOLING
     targets: Targets = "head"
     target_depths: int = 1
     normalize_online: bool = False

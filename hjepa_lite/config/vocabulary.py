@@ -10,6 +10,7 @@ from typing import Any, Literal, get_args
 
 __all__ = [
     "CONFIG_SECTIONS",
+    "DEFAULT_POOLING",
     "DatasetName",
     "FusionMethod",
     "LossType",
@@ -21,7 +22,8 @@ __all__ = [
     "choices",
 ]
 
-Pooling = Literal["2d", "1d_seed"]  # pyramid.POOLINGS
+Pooling = Literal["2d", "1d_seed"]  # geometry.POOLINGS
+DEFAULT_POOLING: Pooling = "2d"  # the one default of every pooling argument
 Targets = Literal["head", "pooled", "top_down"]  # read by hjepa.HJEPA
 FusionMethod = Literal["add", "concat", "attention"]  # fusion.FUSIONS
 Upsample = Literal["bilinear", "nearest", "transposed_conv"]  # resample.UPSAMPLERS
