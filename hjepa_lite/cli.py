@@ -134,10 +134,10 @@ def _probe(args: argparse.Namespace) -> None:
 
 
 def _weights(args: argparse.Namespace) -> None:
-    from . import pretrained
+    from . import pretrained, weights_probe
 
     if args.action == "list":
-        print(pretrained.manifest_table(tuple(args.names) or None, args.folder))
+        print(weights_probe.manifest_table(tuple(args.names) or None, args.folder))
     elif args.action == "build":
         _build(args, pretrained)
     else:
@@ -159,6 +159,8 @@ def _build(args: argparse.Namespace, pretrained) -> None:
 
 
 def _check(args: argparse.Namespace, pretrained) -> None:
+    from . import weights_probe
+
     folder = Path(args.folder or pretrained.weights_folder())
     if not folder.is_dir():
         raise ValueError(f"no folder {folder}")
@@ -170,7 +172,7 @@ def _check(args: argparse.Namespace, pretrained) -> None:
         raise ValueError(f"not in {folder}: {unknown}; there: {sorted(entries)}")
     failures = []
     for name in args.names or entries:
-        measured = pretrained.probe_accuracies(pretrained.load_pretrained(name, args.folder))
+        measured = weights_probe.probe_accuracies(pretrained.load_pretrained(name, args.folder))
         shipped = entries[name]["probe"]  # load_pretrained refused an unknown name
         gap = max(
             abs(a - b)
@@ -181,7 +183,7 @@ def _check(args: argparse.Namespace, pretrained) -> None:
             f"{name}: sha256 ok; linear probe % per level {measured['linear']} (manifest "
             f"{shipped['linear']}); largest difference {gap:.2f} points"
         )
-        if gap > pretrained.probe_tolerance():
+        if gap > weights_probe.probe_tolerance():
             failures.append(name)
     if failures:
         raise SystemExit(f"probe numbers differ from the manifest for: {failures}")

@@ -17,8 +17,8 @@ What is *not* shipped: the predictor (only training needs it) and the online enc
 loaded model's ``context_encoder`` is a copy of its EMA target encoder, as I-JEPA's released
 checkpoints are). The loaded model is for features, maps and probes, not for more training.
 
-:mod:`.weights_build` writes them. Reproduce a file (training on a CPU is deterministic for
-a given torch and thread count)::
+:mod:`.weights_build` writes them, :mod:`.weights_probe` measures and tables their probe.
+Reproduce a file (training on a CPU is deterministic for a given torch and thread count)::
 
     python -m hjepa_lite weights build tiny_fpn_add     # ~3 min on 2 cores
     python -m hjepa_lite weights check                  # sha256 and probes vs the manifest
@@ -47,15 +47,10 @@ __all__ = [
     "PROBE",
     "RECIPE",
     "SHIPPED",
-    "check_positive",
     "load_history",
-    "load_or_train",
     "load_pretrained",
     "manifest",
-    "manifest_table",
     "model_from_file",
-    "probe_accuracies",
-    "probe_tolerance",
 ]
 
 # notebook 05's budget; every shipped file is this recipe applied to one config
@@ -167,105 +162,3 @@ def load_history(name: str, folder: str | os.PathLike | None = None) -> dict[str
         raise ValueError(f"{path} is missing (manifest.json lists it); rebuild it")
     stored = _read_json(path)
     return {k: [math.nan if v is None else v for v in vs] for k, vs in stored.items()}
-
-
-def check_positive(caller: str, **values: Any) -> None:
-    """ValueError naming the first argument that is not a positive int (bools are not)."""
-    for key, value in values.items():
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{caller}: {key} must be a positive integer; got {value!r}")
-
-
-def load_or_train(
-    name: str,
-    train: bool = False,
-    steps: int = RECIPE["steps"],
-    batch: int = RECIPE["batch"],
-    out_dir: str | os.PathLike | None = None,
-    callback=None,
-    progress: bool = True,
-    dataset=None,
-) -> tuple[HJEPA, dict[str, list[float]]]:
-    """The notebooks' load-or-train step: the shipped model and its history, or (``train``)
-    a model trained here for ``steps`` steps of ``batch`` (resumed from ``out_dir`` if a run
-    is there), with ``callback(trainer)`` after every step, on ``dataset`` if given (else
-    the config's training set)."""
-    check_positive("load_or_train", steps=steps, batch=batch)
-    if not train:
-        return load_pretrained(name), load_history(name)
-    from .trainer import Trainer  # the training stack only when training
-
-    config = Config.from_yaml(name)
-    config.train.steps, config.data.batch_size = steps, batch
-    trainer = Trainer(config, out_dir=out_dir, progress=progress, dataset=dataset)
-    history = trainer.fit(callback=callback)
-    return trainer.model.eval(), history
-
-
-@torch.no_grad()
-def probe_accuracies(model: HJEPA) -> dict[str, list[float]]:
-    """The manifest's probe: ``{"linear": [% per level], "knn": [% per level]}`` on Shapes
-    (``PROBE``), rounded to 0.01."""
-    from .datasets import eval_transform
-    from .evaluate import probe_model
-    from .shapes import ShapesDataset
-
-    encoder = model.context_encoder
-    data = [
-        ShapesDataset(
-            split,
-            encoder.img_size,
-            encoder.patch_size,
-            num_images=PROBE[f"{split}_images"],
-            transform=eval_transform(encoder.img_size),
-        )
-        for split in ("train", "test")
-    ]
-    rows = probe_model(model.eval(), *data, name="", k=PROBE["k"])
-    return {
-        probe: [round(100 * getattr(row, probe)["all"], 2) for row in rows]
-        for probe in ("linear", "knn")
-    }
-
-
-def manifest_table(
-    names: tuple[str, ...] | None = None, folder: str | os.PathLike | None = None
-) -> str:
-    """The manifest as a Markdown table: per shipped file (``names``, default all) its size,
-    training time and the linear probe per level at init and after training
-    (``python -m hjepa_lite weights list``); a message with the build commands when none of
-    ``names`` ships."""
-    data = manifest(folder)
-    models = data["models"]
-    requested = names or tuple(models) or SHIPPED
-    names = [name for name in requested if name in models]
-    if not names:
-        build = "python -m hjepa_lite weights build " + " ".join(requested)
-        return f"No pre-trained weights here for {', '.join(requested)} yet; build them: {build}"
-    probe = data["probe"]
-    lines = [
-        f"Linear probe on Shapes ({probe['train_images']} train / {probe['test_images']} test "
-        "images), accuracy in % per level, of the shipped (int8) file; init = the same initial "
-        "weights, untrained.",
-        "",
-        "| config | size (MB) | trained (min) | init L0 / L1 / L2 | pre-trained L0 / L1 / L2 "
-        "| best level gain |",
-        "|---|---:|---:|---|---|---:|",
-    ]
-    for name in names:
-        entry = models[name]
-        init, trained = entry["probe_init"]["linear"], entry["probe"]["linear"]
-        lines.append(
-            f"| `{name}` | {entry['bytes'] / 2**20:.1f} | {entry['train_minutes']:.1f} "
-            f"| {' / '.join(f'{a:.1f}' for a in init)} "
-            f"| {' / '.join(f'{a:.1f}' for a in trained)} | {max(trained) - max(init):+.1f} |"
-        )
-    total = sum(models[name]["bytes"] for name in names)
-    lines += ["", f"{len(names)} files, {total / 2**20:.1f} MB in all."]
-    return "\n".join(lines)
-
-
-def probe_tolerance() -> float:
-    """How far a re-measured probe may be from the manifest's, in points: one test image
-    (float sums differ in the last bits between CPUs, which can flip a near-tie)."""
-    return 100 / PROBE["test_images"] + 0.01

@@ -23,6 +23,7 @@ from typing import Any
 import torch
 from safetensors.torch import save
 
+from .arguments import check_positive
 from .checkpoint import atomic_write_bytes, atomic_write_json, check_writable_folder
 from .config import Config, load_config
 from .int8 import quantize_state
@@ -30,12 +31,11 @@ from .pretrained import (
     MANIFEST_FILE,
     RECIPE,
     STORED_PARTS,
-    check_positive,
     manifest,
     model_from_file,
-    probe_accuracies,
     weights_folder,
 )
+from .weights_probe import probe_accuracies
 
 __all__ = ["build_target", "build_weights"]
 

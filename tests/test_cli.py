@@ -164,7 +164,7 @@ def test_weights_build_refuses_a_folder_that_is_a_file(tmp_path, capsys):
 @pytest.mark.parametrize("keyword", ["steps", "batch"])
 @pytest.mark.parametrize("value", [0, -1, 2.5])
 def test_load_or_train_rejects_a_length_that_is_not_positive(keyword, value):
-    from hjepa_lite.pretrained import load_or_train
+    from hjepa_lite.load_or_train import load_or_train
 
     with pytest.raises(ValueError, match=f"{keyword} must be a positive integer"):
         load_or_train("tiny_pool", train=True, **{keyword: value})

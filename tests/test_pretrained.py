@@ -9,7 +9,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hjepa_lite import pretrained, weights_build
+from hjepa_lite import pretrained, weights_build, weights_probe
 from hjepa_lite.config import Config
 from hjepa_lite.int8 import SCALE_SUFFIX, dequantize_state, quantize_state
 
@@ -109,19 +109,25 @@ def test_a_shipped_file_matches_its_config_and_reproduces_its_probe_numbers(name
         f"configs/{name}.yaml changed since its weights were built; rebuild them: "
         f"python -m hjepa_lite weights build {name}"
     )
-    measured = pretrained.probe_accuracies(pretrained.load_pretrained(name))
+    measured = weights_probe.probe_accuracies(pretrained.load_pretrained(name))
     for probe in ("linear", "knn"):
         for level, (got, want) in enumerate(
             zip(measured[probe], entry["probe"][probe], strict=True)
         ):
-            assert abs(got - want) <= pretrained.probe_tolerance(), (name, probe, level, got, want)
+            assert abs(got - want) <= weights_probe.probe_tolerance(), (
+                name,
+                probe,
+                level,
+                got,
+                want,
+            )
 
 
 def test_the_manifest_table_shows_the_asked_configs_or_how_to_build_them(built):
     (folder, _), _ = built
-    table = pretrained.manifest_table(("tiny_fpn_add",), folder)
+    table = weights_probe.manifest_table(("tiny_fpn_add",), folder)
     assert "| `tiny_fpn_add` |" in table and "1 files" in table
-    missing = pretrained.manifest_table(("tiny_pool",), folder)
+    missing = weights_probe.manifest_table(("tiny_pool",), folder)
     assert "python -m hjepa_lite weights build tiny_pool" in missing
 
 
