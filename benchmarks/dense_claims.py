@@ -5,12 +5,13 @@
 
 Reads the run folders ``benchmarks/train_runs.py`` writes (``RUNS/<variant>/seed<k>/last.pt``
 and its ``step<n>.pt`` snapshots). For each run it probes, per cell and per level
-(:func:`hjepa_lite.dense_probe.probe_dense`), the trained model and the same architecture at
-the initial weights its Trainer started from (``untrained_like(model, config.train.seed)``);
-raw pixels once. Snapshots are probed on the target and FPN levels only (convergence), and the
-global linear probe of each level (mean-pooled target tokens, the image's label) stands beside.
-Prints Markdown (mean ± sd over seeds, in %), the command on its first line; ``--json FILE``
-keeps every seed's numbers for the claims table. One thread is enough; run one at a time.
+(:func:`hjepa_lite.evaluation.dense_probe.probe_dense`), the trained model and the same
+architecture at the initial weights its Trainer started from (``untrained_like(model,
+config.train.seed)``); raw pixels once. Snapshots are probed on the target and FPN levels only
+(convergence), and the global linear probe of each level (mean-pooled target tokens, the image's
+label) stands beside. Prints Markdown (mean ± sd over seeds, in %), the command on its first line;
+``--json FILE`` keeps every seed's numbers for the claims table. One thread is enough; run one at a
+time.
 """
 
 from __future__ import annotations
@@ -26,9 +27,9 @@ from pathlib import Path
 
 import torch
 
-from hjepa_lite.dense_probe import PROBE_SETS, probe_dense, probe_splits, untrained_like
-from hjepa_lite.evaluate import probe_model
-from hjepa_lite.run_checkpoint import load_trained, trained_config
+from hjepa_lite.evaluation.dense_probe import PROBE_SETS, probe_dense, probe_splits, untrained_like
+from hjepa_lite.evaluation.evaluate import probe_model
+from hjepa_lite.train.run_checkpoint import load_trained, trained_config
 
 FINAL_SOURCES = ("targets", "fpn", "hypercolumn", "simple_pyramid")
 SNAPSHOT_SOURCES = ("targets", "fpn")

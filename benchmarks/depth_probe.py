@@ -12,13 +12,13 @@ the initial weights its Trainer started from, it probes the finest cells (level 
 
 * ``depth 0``: the patch embedding plus position table (what enters the first block);
 * ``depth d``: the EMA (target) encoder's tokens after block ``d`` (the last is the
-  ``encoder`` source of :mod:`hjepa_lite.dense_probe`);
+  ``encoder`` source of :mod:`hjepa_lite.evaluation.dense_probe`);
 * ``all depths``: depths 1..last concatenated (the ``depths`` source of
-  :mod:`hjepa_lite.dense_probe`; DINOv2's recipe, the input of a multi-depth FPN);
+  :mod:`hjepa_lite.evaluation.dense_probe`; DINOv2's recipe, the input of a multi-depth FPN);
 
 each layer-normed (no affine) as :meth:`HJEPA.target_tokens` is, with the same class-balanced
-closed-form probe (:func:`hjepa_lite.dense_probe.fit_dense_probe`). Prints Markdown (mean ± sd
-over seeds, %), the command on its first line. One thread is enough; run one at a time.
+closed-form probe (:func:`hjepa_lite.evaluation.dense_probe.fit_dense_probe`). Prints Markdown
+(mean ± sd over seeds, %), the command on its first line. One thread is enough; run one at a time.
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ from dense_claims import mean_sd  # benchmarks/ is on sys.path when run as a scr
 from einops import rearrange
 from torch.utils.data import DataLoader
 
-from hjepa_lite.dense_labels import BACKGROUND
-from hjepa_lite.dense_probe import (
+from hjepa_lite.data.dense_labels import BACKGROUND
+from hjepa_lite.evaluation.dense_probe import (
     PROBE_SETS,
     dense_truth,
     fit_dense_probe,
@@ -46,7 +46,7 @@ from hjepa_lite.dense_probe import (
     score_dense,
     untrained_like,
 )
-from hjepa_lite.run_checkpoint import load_trained, trained_config
+from hjepa_lite.train.run_checkpoint import load_trained, trained_config
 
 METRICS = ("all", "small", "medium", "large", "background", "miou")
 

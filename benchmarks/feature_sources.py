@@ -15,7 +15,7 @@ training:
 each averaged over all patches, or only over the patches that an object covers by at least
 ``--min-cover`` (from the Shapes masks; an image without such a patch uses its most covered
 one). Linear probe (closed-form ridge), kNN (k = 20) and RankMe on the test set, by
-``hjepa_lite.evaluate.probe_levels`` as in ``quality.py``.
+``hjepa_lite.evaluation.evaluate.probe_levels`` as in ``quality.py``.
 """
 
 from __future__ import annotations
@@ -36,10 +36,10 @@ from quality import add_augment_argument, augment_flag, with_augment, with_budge
 from torch.utils.data import DataLoader
 
 from hjepa_lite.config import Config
-from hjepa_lite.datasets import build_dataset
-from hjepa_lite.evaluate import LevelFeatures, probe_levels
-from hjepa_lite.factory import build_model
-from hjepa_lite.trainer import Trainer
+from hjepa_lite.data.datasets import build_dataset
+from hjepa_lite.evaluation.evaluate import LevelFeatures, probe_levels
+from hjepa_lite.model.factory import build_model
+from hjepa_lite.train.trainer import Trainer
 
 REPO = Path(__file__).parent.parent
 SOURCES = ("encoder", "level 0")

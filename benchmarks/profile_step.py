@@ -20,8 +20,8 @@ from step_time import steady_trainer  # benchmarks/ is on sys.path when run as a
 from torch.profiler import ProfilerActivity, profile
 
 from hjepa_lite import Trainer
-from hjepa_lite.datasets import train_transform
-from hjepa_lite.shapes import ShapesDataset
+from hjepa_lite.data.datasets import train_transform
+from hjepa_lite.data.shapes import ShapesDataset
 
 
 def add_profile(trainer: Trainer, images: torch.Tensor, times: Counter, calls: Counter) -> None:

@@ -35,11 +35,11 @@ import torch
 import yaml
 
 from hjepa_lite.config import Config
-from hjepa_lite.datasets import build_dataset
-from hjepa_lite.evaluate import pixel_features, probe_levels, probe_model
-from hjepa_lite.factory import build_model
-from hjepa_lite.shapes import SIZES
-from hjepa_lite.trainer import Trainer
+from hjepa_lite.data.datasets import build_dataset
+from hjepa_lite.data.shapes import SIZES
+from hjepa_lite.evaluation.evaluate import pixel_features, probe_levels, probe_model
+from hjepa_lite.model.factory import build_model
+from hjepa_lite.train.trainer import Trainer
 
 REPO = Path(__file__).parent.parent
 VARIANTS = (

@@ -12,8 +12,8 @@ import time
 import torch
 
 from hjepa_lite import Trainer
-from hjepa_lite.datasets import eval_transform
-from hjepa_lite.shapes import ShapesDataset
+from hjepa_lite.data.datasets import eval_transform
+from hjepa_lite.data.shapes import ShapesDataset
 
 RANK_EVERY = 25
 

@@ -21,8 +21,8 @@ import time
 import torch
 from step_time import steady_trainer  # benchmarks/: a warmed-up trainer, steady schedules
 
-from hjepa_lite.datasets import eval_transform
-from hjepa_lite.shapes import ShapesDataset, render_shapes
+from hjepa_lite.data.datasets import eval_transform
+from hjepa_lite.data.shapes import ShapesDataset, render_shapes
 
 CHUNK = 256  # images rendered per call, as in render_shapes' own chunks
 

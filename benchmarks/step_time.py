@@ -30,8 +30,8 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from hjepa_lite import Trainer
-from hjepa_lite.datasets import train_transform
-from hjepa_lite.shapes import ShapesDataset
+from hjepa_lite.data.datasets import train_transform
+from hjepa_lite.data.shapes import ShapesDataset
 
 CONFIGS = Path(__file__).parent.parent / "configs"
 NAMES = [

@@ -30,9 +30,9 @@ from torch.utils.data import DataLoader
 
 from hjepa_lite import PatchEncoder
 from hjepa_lite.config import Config
-from hjepa_lite.datasets import eval_transform, train_transform
-from hjepa_lite.evaluate import accuracy_by_group
-from hjepa_lite.shapes import CLASSES, SIZES, ShapesDataset
+from hjepa_lite.data.datasets import eval_transform, train_transform
+from hjepa_lite.data.shapes import CLASSES, SIZES, ShapesDataset
+from hjepa_lite.evaluation.evaluate import accuracy_by_group
 
 CONFIG = os.path.join(os.path.dirname(__file__), "..", "configs", "tiny_pool.yaml")
 

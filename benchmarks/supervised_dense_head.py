@@ -21,10 +21,10 @@ seed:
   linear classifier (the parameter-free context, learned only in its classifier).
 
 ``FPN add`` minus ``FPN lateral only`` is what the top-down pathway buys when it is trained
-for the task. Scored on the test cells of level 0 (:func:`hjepa_lite.dense_probe.score_dense`).
-Prints Markdown, the command on its first line: mean ± sd over seeds, each head minus the
-linear probe, and the top-down pathway's part, paired by seed. One thread is enough (a few
-minutes per data set).
+for the task. Scored on the test cells of level 0
+(:func:`hjepa_lite.evaluation.dense_probe.score_dense`). Prints Markdown, the command on its first
+line: mean ± sd over seeds, each head minus the linear probe, and the top-down pathway's part,
+paired by seed. One thread is enough (a few minutes per data set).
 """
 
 from __future__ import annotations
@@ -44,14 +44,14 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from hjepa_lite import FeaturePyramid
-from hjepa_lite.dense_probe import (
+from hjepa_lite.evaluation.dense_probe import (
     PROBE_SETS,
     dense_truth,
     probe_splits,
     score_dense,
     untrained_like,
 )
-from hjepa_lite.run_checkpoint import load_trained, trained_config
+from hjepa_lite.train.run_checkpoint import load_trained, trained_config
 
 HEADS = ("pooling-only", "FPN lateral only", "FPN add", "hypercolumn")
 METRICS = ("all", "small", "medium", "large", "miou")

@@ -7,9 +7,9 @@ Reads the run folders of ``benchmarks/train_runs.py`` (``RUNS/<variant>/seed<k>/
 head is an FPN with ``add`` or ``concat`` fusion. For each run it probes the FPN's own maps
 (``online_levels``, the dense probe's ``fpn`` source) twice: as trained, and with every
 top-down term multiplied by ``--scale`` (default 0: no top-down path;
-:func:`hjepa_lite.fusion_learned.scale_top_down`), the same weights otherwise. This is notebook
-04's experiment at 3 seeds. The probe sets have ``benchmarks/dense_claims.py``'s default sizes,
-so the "as trained" rows repeat its ``fpn`` rows. Prints Markdown, the command on its first
+:func:`hjepa_lite.evaluation.fusion_learned.scale_top_down`), the same weights otherwise. This is
+notebook 04's experiment at 3 seeds. The probe sets have ``benchmarks/dense_claims.py``'s default
+sizes, so the "as trained" rows repeat its ``fpn`` rows. Prints Markdown, the command on its first
 line: mean ± sd over seeds of both, and of the paired difference. One thread is enough.
 """
 
@@ -26,9 +26,9 @@ from pathlib import Path
 import torch
 from dense_claims import mean_sd
 
-from hjepa_lite.dense_probe import PROBE_SETS, probe_dense, probe_splits
-from hjepa_lite.fusion_learned import scale_top_down
-from hjepa_lite.run_checkpoint import load_trained
+from hjepa_lite.evaluation.dense_probe import PROBE_SETS, probe_dense, probe_splits
+from hjepa_lite.evaluation.fusion_learned import scale_top_down
+from hjepa_lite.train.run_checkpoint import load_trained
 
 METRICS = ("all", "small", "medium", "large", "miou")
 

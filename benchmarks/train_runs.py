@@ -6,7 +6,7 @@
 Each run goes to ``OUT/<variant><tag>/seed<k>/`` (``tag`` names the ``--set`` overrides):
 ``last.pt`` (the Trainer's checkpoint, resumed if the run was interrupted; a finished run is
 skipped) and ``step<n>.pt`` at every ``--snapshots`` step, each loadable with
-``hjepa_lite.run_checkpoint.load_trained``. The probes that read them
+``hjepa_lite.train.run_checkpoint.load_trained``. The probes that read them
 (``benchmarks/dense_claims.py``) run apart from training, so a probe can change without
 training again. Budget, seed and
 overrides go through ``benchmarks/quality.py``'s helpers, the same as its runs.
@@ -20,9 +20,9 @@ from pathlib import Path
 
 from quality import with_budget, with_overrides
 
-from hjepa_lite.checkpoint import atomic_save
 from hjepa_lite.config import Config
-from hjepa_lite.trainer import Trainer
+from hjepa_lite.train.checkpoint import atomic_save
+from hjepa_lite.train.trainer import Trainer
 
 
 def run_folder(out: Path, variant: str, overrides: list[str], seed: int) -> Path:

@@ -11,18 +11,18 @@ The seed's API::
 """
 
 from .config import FPNConfig, ModelConfig, PredictorConfig, load_config
-from .datasets import build_dataset
-from .encoder import PatchEncoder
-from .factory import build_model, create_hjepa, create_hjepa_from_config
-from .fpn import FeaturePyramid
-from .fusion import FUSION_METHODS
-from .geometry import POOLING_MODES, level_grid_sizes
-from .hjepa import HJEPA
-from .loss import hierarchical_loss
-from .masks import MaskBatch, MultiBlockMaskSampler
-from .params import count_parameters, head_breakdown, parameter_breakdown, seed_fpn_formula
-from .predictor import Predictor
-from .pyramid import (
+from .core.masks import MaskBatch, MultiBlockMaskSampler
+from .data.datasets import build_dataset
+from .data.shapes import ShapesDataset
+from .model.encoder import PatchEncoder
+from .model.factory import build_model, create_hjepa, create_hjepa_from_config
+from .model.fpn import FeaturePyramid
+from .model.fusion import FUSION_METHODS
+from .model.geometry import POOLING_MODES, level_grid_sizes
+from .model.hjepa import HJEPA
+from .model.params import count_parameters, head_breakdown, parameter_breakdown, seed_fpn_formula
+from .model.predictor import Predictor
+from .model.pyramid import (
     build_pyramid,
     pool_mask,
     pool_tokens,
@@ -30,10 +30,10 @@ from .pyramid import (
     target_mask_pyramid,
     upsample_tokens,
 )
-from .resample import UPSAMPLE_MODES
-from .run_checkpoint import load_trained
-from .shapes import ShapesDataset
-from .trainer import Trainer
+from .model.resample import UPSAMPLE_MODES
+from .train.loss import hierarchical_loss
+from .train.run_checkpoint import load_trained
+from .train.trainer import Trainer
 
 __all__ = [
     "FPNConfig",

@@ -15,12 +15,12 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
-from .checkpoint import check_writable_folder
 from .config import Config, load_config
-from .dense_probe import PROBE_SETS
-from .dense_sources import SOURCES
-from .factory import create_hjepa_from_config
-from .params import parameter_breakdown
+from .evaluation.dense_probe import PROBE_SETS
+from .evaluation.dense_sources import SOURCES
+from .model.factory import create_hjepa_from_config
+from .model.params import parameter_breakdown
+from .train.checkpoint import check_writable_folder
 
 __all__ = ["main"]
 
@@ -36,7 +36,7 @@ def _params(args: argparse.Namespace) -> None:
 
 
 def _train(args: argparse.Namespace) -> None:
-    from .trainer import Trainer  # imports the data and training stack only when training
+    from .train.trainer import Trainer  # imports the data and training stack only when training
 
     config = Config.from_yaml(args.config)
     out = args.out or str(Path("runs") / Path(args.config).stem)
@@ -62,8 +62,8 @@ def _train(args: argparse.Namespace) -> None:
 def _load(run: str):
     """(model, the seed it trained with) from a run folder, a checkpoint file or a shipped
     name (paths first)."""
-    from . import pretrained
-    from .run_checkpoint import load_trained, trained_config
+    from .shipped import pretrained
+    from .train.run_checkpoint import load_trained, trained_config
 
     if Path(run).exists():
         return load_trained(run)[0], trained_config(run).train.seed
@@ -81,10 +81,15 @@ def _init_seed(args: argparse.Namespace, trained_seed: int) -> int:
 
 
 def _probe(args: argparse.Namespace) -> None:
-    from .dense_probe import format_dense_table, probe_dense, probe_splits, untrained_like
-    from .evaluate import format_probe_table, pixel_features, probe_levels, probe_model
-    from .photo_objects import SPLITS as PHOTO_SPLITS
-    from .shapes import SIZES, SPLITS
+    from .data.photo_objects import SPLITS as PHOTO_SPLITS
+    from .data.shapes import SIZES, SPLITS
+    from .evaluation.dense_probe import (
+        format_dense_table,
+        probe_dense,
+        probe_splits,
+        untrained_like,
+    )
+    from .evaluation.evaluate import format_probe_table, pixel_features, probe_levels, probe_model
 
     if args.dataset == "photo_objects" and args.images:
         raise ValueError("--images is for Shapes; photo_objects has fixed splits (3000 / 900)")
@@ -134,7 +139,7 @@ def _probe(args: argparse.Namespace) -> None:
 
 
 def _weights(args: argparse.Namespace) -> None:
-    from . import pretrained, weights_probe
+    from .shipped import pretrained, weights_probe
 
     if args.action == "list":
         print(weights_probe.manifest_table(tuple(args.names) or None, args.folder))
@@ -145,7 +150,7 @@ def _weights(args: argparse.Namespace) -> None:
 
 
 def _build(args: argparse.Namespace, pretrained) -> None:
-    from .weights_build import build_target, build_weights
+    from .shipped.weights_build import build_target, build_weights
 
     names = args.names or pretrained.SHIPPED
     for name in names:  # every name is checked before the first one trains
@@ -159,7 +164,7 @@ def _build(args: argparse.Namespace, pretrained) -> None:
 
 
 def _check(args: argparse.Namespace, pretrained) -> None:
-    from . import weights_probe
+    from .shipped import weights_probe
 
     folder = Path(args.folder or pretrained.weights_folder())
     if not folder.is_dir():

@@ -6,8 +6,8 @@
 1. Runs every notebook top to bottom in a fresh kernel, in order, inside a temporary copy of
    notebooks/ and configs/ (as benchmarks/notebook_times.py does). After each cell tagged
    ``fusion-widget`` (or ``mask-explorer``) the build runs one more cell of its own: it renders
-   that widget's states with :func:`hjepa_lite.widget_gallery.save_gallery` (or
-   :func:`hjepa_lite.mask_gallery.save_gallery`), in the same kernel.
+   that widget's states with :func:`hjepa_lite.notebook.widget_gallery.save_gallery` (or
+   :func:`hjepa_lite.notebook.mask_gallery.save_gallery`), in the same kernel.
 2. Stages the pages in build/site-src/: the executed notebooks, each widget output replaced by
    its gallery (a page has no kernel to drive a widget) and a note saying when and how the page
    ran; the home page site/index.md (which includes parts of README.md); docs/,
@@ -41,10 +41,14 @@ from notebook_runner import notebook_workdir, run_notebook  # noqa: E402  the re
 SITE = REPO / "site"
 # tag of a widget cell -> (gallery module, widget class, the variable the cell defines)
 WIDGET_TAGS = {
-    "fusion-widget": ("hjepa_lite.widget_gallery", "hjepa_lite.widgets.FusionWidget", "ui"),
+    "fusion-widget": (
+        "hjepa_lite.notebook.widget_gallery",
+        "hjepa_lite.notebook.widgets.FusionWidget",
+        "ui",
+    ),
     "mask-explorer": (
-        "hjepa_lite.mask_gallery",
-        "hjepa_lite.mask_explorer.MaskExplorer",
+        "hjepa_lite.notebook.mask_gallery",
+        "hjepa_lite.notebook.mask_explorer.MaskExplorer",
         "explorer",
     ),
 }

@@ -58,7 +58,7 @@ def tiny_config(steps=6, **train):
 def one_model(tmp_path):
     """(folder, entry): a copy of the shipped tiny_pool files and a manifest with that one
     entry (a weights folder to damage or to list)."""
-    from hjepa_lite import pretrained
+    from hjepa_lite.shipped import pretrained
 
     data = pretrained.manifest()
     entry = data["models"]["tiny_pool"]

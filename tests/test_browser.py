@@ -146,7 +146,7 @@ def write_explorer_notebook(path: Path) -> None:
 
     cells = [
         nbformat.v4.new_code_cell(
-            "%matplotlib inline\nfrom hjepa_lite.mask_explorer import MaskExplorer\n\n"
+            "%matplotlib inline\nfrom hjepa_lite.notebook.mask_explorer import MaskExplorer\n\n"
             "explorer = MaskExplorer(grid=8, batch=32, draws=256)\nexplorer"
         ),
         nbformat.v4.new_code_cell(

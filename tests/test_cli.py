@@ -78,10 +78,10 @@ def test_probe_checks_k_before_it_loads_anything(capsys):
 def test_probe_dense_on_a_shipped_name_equals_the_library(capsys):
     """probe --dense reads a shipped name, adds the run's own init and pixels, and prints
     exactly what probe_dense gives."""
-    from hjepa_lite.datasets import eval_transform
-    from hjepa_lite.dense_probe import format_dense_table, probe_dense, untrained_like
-    from hjepa_lite.pretrained import RECIPE, load_pretrained
-    from hjepa_lite.shapes import ShapesDataset
+    from hjepa_lite.data.datasets import eval_transform
+    from hjepa_lite.data.shapes import ShapesDataset
+    from hjepa_lite.evaluation.dense_probe import format_dense_table, probe_dense, untrained_like
+    from hjepa_lite.shipped.pretrained import RECIPE, load_pretrained
 
     argv = ["probe", "tiny_fpn_add", "--dense", "--images", "40", "--baselines"]
     main([*argv, "--sources", "targets", "fpn"])
@@ -164,7 +164,7 @@ def test_weights_build_refuses_a_folder_that_is_a_file(tmp_path, capsys):
 @pytest.mark.parametrize("keyword", ["steps", "batch"])
 @pytest.mark.parametrize("value", [0, -1, 2.5])
 def test_load_or_train_rejects_a_length_that_is_not_positive(keyword, value):
-    from hjepa_lite.load_or_train import load_or_train
+    from hjepa_lite.notebook.load_or_train import load_or_train
 
     with pytest.raises(ValueError, match=f"{keyword} must be a positive integer"):
         load_or_train("tiny_pool", train=True, **{keyword: value})

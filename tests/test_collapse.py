@@ -10,11 +10,11 @@ import torch.nn.functional as F
 from conftest import half_mask, tiny_hjepa
 from einops import rearrange
 
-from hjepa_lite.evaluate import rankme
-from hjepa_lite.rank_monitor import RankMonitor, batch_std
-from hjepa_lite.regularizers import REGULARIZERS, regularizer, sigreg, vicreg
-from hjepa_lite.shapes import ShapesDataset
-from hjepa_lite.trainer import Trainer
+from hjepa_lite.data.shapes import ShapesDataset
+from hjepa_lite.evaluation.evaluate import rankme
+from hjepa_lite.train.rank_monitor import RankMonitor, batch_std
+from hjepa_lite.train.regularizers import REGULARIZERS, regularizer, sigreg, vicreg
+from hjepa_lite.train.trainer import Trainer
 
 
 def test_vicreg_on_known_inputs():

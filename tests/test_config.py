@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from hjepa_lite import ModelConfig, create_hjepa_from_config, load_config, parameter_breakdown
 from hjepa_lite.config import Config
-from hjepa_lite.factory import build_model
-from hjepa_lite.trainer import Trainer
+from hjepa_lite.model.factory import build_model
+from hjepa_lite.train.trainer import Trainer
 
 CONFIGS = sorted((Path(__file__).parent.parent / "configs").glob("*.yaml"))
 TINY = Path(__file__).parent.parent / "configs" / "tiny_fpn_add.yaml"
@@ -375,12 +375,12 @@ def test_a_model_only_config_of_any_depth_loads_with_default_level_weights(tmp_p
 @pytest.mark.parametrize(
     ("vocabulary", "registry"),
     [
-        ("FusionMethod", "hjepa_lite.fusion:FUSIONS"),
-        ("Upsample", "hjepa_lite.resample:UPSAMPLERS"),
-        ("Pooling", "hjepa_lite.geometry:POOLINGS"),
-        ("DatasetName", "hjepa_lite.datasets:DATASETS"),
-        ("LossType", "hjepa_lite.loss:LOSS_TYPES"),
-        ("Regularizer", "hjepa_lite.regularizers:REGULARIZERS"),
+        ("FusionMethod", "hjepa_lite.model.fusion:FUSIONS"),
+        ("Upsample", "hjepa_lite.model.resample:UPSAMPLERS"),
+        ("Pooling", "hjepa_lite.model.geometry:POOLINGS"),
+        ("DatasetName", "hjepa_lite.data.datasets:DATASETS"),
+        ("LossType", "hjepa_lite.train.loss:LOSS_TYPES"),
+        ("Regularizer", "hjepa_lite.train.regularizers:REGULARIZERS"),
     ],
 )
 def test_each_registry_holds_exactly_the_choices_its_config_key_declares(vocabulary, registry):

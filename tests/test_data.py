@@ -12,11 +12,11 @@ import torch
 from einops import rearrange
 from PIL import Image
 
-from hjepa_lite import photo_crops
-from hjepa_lite.datasets import build_dataset, eval_transform, train_transform
-from hjepa_lite.evaluate import linear_probe_predict, pixel_features
-from hjepa_lite.photo_crops import PhotoCropsDataset, render_photo_crops, split_blocks
-from hjepa_lite.shapes import CLASSES, SIZES, ShapesDataset, render_shapes
+from hjepa_lite.data import photo_crops
+from hjepa_lite.data.datasets import build_dataset, eval_transform, train_transform
+from hjepa_lite.data.photo_crops import PhotoCropsDataset, render_photo_crops, split_blocks
+from hjepa_lite.data.shapes import CLASSES, SIZES, ShapesDataset, render_shapes
+from hjepa_lite.evaluation.evaluate import linear_probe_predict, pixel_features
 
 
 @pytest.fixture(scope="module")

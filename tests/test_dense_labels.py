@@ -7,8 +7,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hjepa_lite.dense_labels import BACKGROUND, MIN_COVER, DenseLabels
-from hjepa_lite.geometry import level_grid_sizes
+from hjepa_lite.data.dense_labels import BACKGROUND, MIN_COVER, DenseLabels
+from hjepa_lite.model.geometry import level_grid_sizes
 
 
 def random_truth(n, height, width, classes, sizes, seed):
@@ -105,7 +105,7 @@ def test_inconsistent_pixel_truth_is_rejected():
 
 
 def test_shapes_cells_hold_the_image_class_and_small_objects_fill_fine_cells_only():
-    from hjepa_lite.shapes import SIZES, ShapesDataset
+    from hjepa_lite.data.shapes import SIZES, ShapesDataset
 
     data = ShapesDataset("test", img_size=64, patch_size=8, num_images=360)
     truth = data.dense

@@ -6,11 +6,16 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from hjepa_lite.dense_probe import fit_dense_probe, probe_dense, score_dense, untrained_like
-from hjepa_lite.dense_sources import SOURCES, dense_features, source_levels
-from hjepa_lite.factory import create_hjepa
-from hjepa_lite.photo_crops import PhotoCropsDataset
-from hjepa_lite.shapes import ShapesDataset
+from hjepa_lite.data.photo_crops import PhotoCropsDataset
+from hjepa_lite.data.shapes import ShapesDataset
+from hjepa_lite.evaluation.dense_probe import (
+    fit_dense_probe,
+    probe_dense,
+    score_dense,
+    untrained_like,
+)
+from hjepa_lite.evaluation.dense_sources import SOURCES, dense_features, source_levels
+from hjepa_lite.model.factory import create_hjepa
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +124,7 @@ def test_a_model_with_1d_pooling_is_refused_before_any_feature(monkeypatch):
     def no_features(*args, **kwargs):
         raise AssertionError("features were computed before the refusal")
 
-    monkeypatch.setattr("hjepa_lite.dense_probe.dense_features", no_features)
+    monkeypatch.setattr("hjepa_lite.evaluation.dense_probe.dense_features", no_features)
     shapes = ShapesDataset("test", 32, 8, num_images=4)
     with pytest.raises(ValueError, match=r"needs 2-D pooling \(model.pooling '1d_seed'"):
         probe_dense(flat, shapes, shapes, sources=("targets",))

@@ -8,7 +8,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from hjepa_lite.distributed import (
+from hjepa_lite.train.distributed import (
     all_reduce_nanmean,
     any_rank,
     check_replicas,

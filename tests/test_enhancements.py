@@ -9,10 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hjepa_lite import FeaturePyramid, create_hjepa, hierarchical_loss, level_grid_sizes
-from hjepa_lite.fusion import CrossAttentionFusion
-from hjepa_lite.geometry import max_levels
-from hjepa_lite.grid import cell_centre_sincos
-from hjepa_lite.resample import StridedConvDownsample, TransposedConvUpsample
+from hjepa_lite.core.grid import cell_centre_sincos
+from hjepa_lite.model.fusion import CrossAttentionFusion
+from hjepa_lite.model.geometry import max_levels
+from hjepa_lite.model.resample import StridedConvDownsample, TransposedConvUpsample
 
 OPTIONS = [  # (fusion_method, upsample, bottom_up)
     ("add", "transposed_conv", False),

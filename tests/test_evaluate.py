@@ -4,7 +4,8 @@ import pytest
 import torch
 from conftest import tiny_hjepa
 
-from hjepa_lite.evaluate import (
+from hjepa_lite.data.shapes import SIZES, ShapesDataset
+from hjepa_lite.evaluation.evaluate import (
     LevelFeatures,
     accuracy_by_group,
     dataset_features,
@@ -15,7 +16,6 @@ from hjepa_lite.evaluate import (
     probe_levels,
     rankme,
 )
-from hjepa_lite.shapes import SIZES, ShapesDataset
 
 
 def clusters(n_per_class, num_classes=3, dim=8, spread=0.1, seed=0):

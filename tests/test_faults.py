@@ -10,9 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from safetensors.torch import load_file, save_file
 
-from hjepa_lite import checkpoint, pretrained
-from hjepa_lite.checkpoint import atomic_save, load_checkpoint
-from hjepa_lite.run_checkpoint import load_trained
+from hjepa_lite.shipped import pretrained
+from hjepa_lite.train import checkpoint
+from hjepa_lite.train.checkpoint import atomic_save, load_checkpoint
+from hjepa_lite.train.run_checkpoint import load_trained
 
 FAST = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hjepa_lite import FeaturePyramid, count_parameters, level_grid_sizes
-from hjepa_lite.geometry import max_levels
-from hjepa_lite.params import head_breakdown
-from hjepa_lite.pyramid import upsample_tokens
+from hjepa_lite.model.geometry import max_levels
+from hjepa_lite.model.params import head_breakdown
+from hjepa_lite.model.pyramid import upsample_tokens
 
 
 @settings(max_examples=30, deadline=None)
@@ -128,7 +128,7 @@ def test_a_new_fusion_is_one_class_and_one_registry_entry(monkeypatch):
     """Notebook 04's gated fusion, plugged in: FeaturePyramid resolves the name through FUSIONS."""
     from torch import nn
 
-    from hjepa_lite import fusion
+    from hjepa_lite.model import fusion
 
     class GatedFusion(fusion.Fusion):
         def __init__(self, width):
@@ -163,8 +163,8 @@ def test_a_new_fusion_is_one_class_and_one_registry_entry(monkeypatch):
     ],
 )
 def test_a_fusion_that_resamples_runs_no_upsampler(fusion_method, upsample, runs):
-    from hjepa_lite.fpn import step_upsample
-    from hjepa_lite.resample import UPSAMPLERS, NoUpsample
+    from hjepa_lite.model.fpn import step_upsample
+    from hjepa_lite.model.resample import UPSAMPLERS, NoUpsample
 
     assert step_upsample(fusion_method, upsample) == runs
     head = FeaturePyramid(

@@ -7,9 +7,10 @@ import math
 import pytest
 import torch
 
-from hjepa_lite import FeaturePyramid, pretrained
-from hjepa_lite import fusion_learned as fl
-from hjepa_lite.fusion import ConcatFusion
+from hjepa_lite import FeaturePyramid
+from hjepa_lite.evaluation import fusion_learned as fl
+from hjepa_lite.model.fusion import ConcatFusion
+from hjepa_lite.shipped import pretrained
 
 SHIPPED = pretrained.manifest()["models"]
 needs_weights = pytest.mark.skipif(not SHIPPED, reason="no shipped weights yet")

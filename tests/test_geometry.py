@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hjepa_lite.config import DEFAULT_POOLING, Pooling, choices
-from hjepa_lite.geometry import POOLINGS, PyramidGeometry, level_grid_sizes, max_levels
-from hjepa_lite.pyramid import build_pyramid, pooling_groups
+from hjepa_lite.model.geometry import POOLINGS, PyramidGeometry, level_grid_sizes, max_levels
+from hjepa_lite.model.pyramid import build_pyramid, pooling_groups
 
 
 @st.composite

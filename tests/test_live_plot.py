@@ -12,10 +12,10 @@ import matplotlib
 import pytest
 from conftest import tiny_config
 
-import hjepa_lite.live_plot as live_plot
-from hjepa_lite.live_plot import LivePlot
-from hjepa_lite.shapes import ShapesDataset
-from hjepa_lite.trainer import Trainer
+import hjepa_lite.notebook.live_plot as live_plot
+from hjepa_lite.data.shapes import ShapesDataset
+from hjepa_lite.notebook.live_plot import LivePlot
+from hjepa_lite.train.trainer import Trainer
 
 matplotlib.use("Agg")
 NAN = float("nan")
@@ -92,7 +92,7 @@ def test_the_last_step_always_redraws_and_draw_shows_an_interrupted_run():
 
 @pytest.fixture(scope="module")
 def data():
-    from hjepa_lite.datasets import train_transform
+    from hjepa_lite.data.datasets import train_transform
 
     return ShapesDataset("train", img_size=64, num_images=16, transform=train_transform(64))
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 from conftest import half_mask, tiny_hjepa
 
-from hjepa_lite.loss import LOSS_TYPES, hierarchical_loss
+from hjepa_lite.train.loss import LOSS_TYPES, hierarchical_loss
 
 
 def random_outputs(valid_fraction=0.5, seed=0):

@@ -6,9 +6,9 @@ import matplotlib
 import pytest
 import torch
 
-from hjepa_lite.geometry import level_grid_sizes
-from hjepa_lite.mask_explorer import MaskExplorer, plot_explorer
-from hjepa_lite.mask_statistics import (
+from hjepa_lite.model.geometry import level_grid_sizes
+from hjepa_lite.notebook.mask_explorer import MaskExplorer, plot_explorer
+from hjepa_lite.notebook.mask_statistics import (
     LEVEL_WEIGHTINGS,
     effective_weights,
     level_maps,

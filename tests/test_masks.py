@@ -5,7 +5,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hjepa_lite.masks import MultiBlockMaskSampler
+from hjepa_lite.core.masks import MultiBlockMaskSampler
 
 
 def is_filled_rectangle(block: torch.Tensor) -> bool:

@@ -66,16 +66,16 @@ def test_notebook_is_clean(path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_leaves_the_fast_switch_to_tutorial_mode(path):
-    """HJEPA_FAST is read in one place, hjepa_lite.tutorial_mode (FAST, budget()): a notebook
-    that read it itself could disagree with it on what a value means. Checks the file on disk
-    (the code a kernel runs; the clean filter strips outputs only)."""
+    """HJEPA_FAST is read in one place, hjepa_lite.notebook.tutorial_mode (FAST, budget()): a
+    notebook that read it itself could disagree with it on what a value means. Checks the file on
+    disk (the code a kernel runs; the clean filter strips outputs only)."""
     nb = nbformat.read(path, as_version=4)
     readers = [
         i
         for i, cell in enumerate(nb.cells)
         if cell.cell_type == "code" and re.search(r"(environ|getenv)\b.*HJEPA_FAST", cell.source)
     ]
-    assert not readers, f"cells {readers} read HJEPA_FAST: use hjepa_lite.tutorial_mode"
+    assert not readers, f"cells {readers} read HJEPA_FAST: use hjepa_lite.notebook.tutorial_mode"
 
 
 def test_notebooks_are_numbered_from_00_without_gaps():

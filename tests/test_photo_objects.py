@@ -4,10 +4,10 @@ train and test from disjoint regions of every photo."""
 import pytest
 import torch
 
-from hjepa_lite import photo_objects
-from hjepa_lite.datasets import build_dataset
-from hjepa_lite.photo_crops import split_blocks
-from hjepa_lite.photo_objects import PhotoObjectsDataset, render_photo_objects
+from hjepa_lite.data import photo_objects
+from hjepa_lite.data.datasets import build_dataset
+from hjepa_lite.data.photo_crops import split_blocks
+from hjepa_lite.data.photo_objects import PhotoObjectsDataset, render_photo_objects
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hjepa_lite import pretrained, weights_build, weights_probe
 from hjepa_lite.config import Config
-from hjepa_lite.int8 import SCALE_SUFFIX, dequantize_state, quantize_state
+from hjepa_lite.shipped import pretrained, weights_build, weights_probe
+from hjepa_lite.shipped.int8 import SCALE_SUFFIX, dequantize_state, quantize_state
 
 SHIPPED = pretrained.manifest()["models"]
 

@@ -15,7 +15,7 @@ from hjepa_lite import (
     target_mask_pyramid,
     upsample_tokens,
 )
-from hjepa_lite.geometry import max_levels
+from hjepa_lite.model.geometry import max_levels
 
 grids = st.tuples(st.integers(1, 15), st.integers(1, 15))
 

@@ -1,6 +1,6 @@
 """The quick step-cost table of notebooks 07 and 08."""
 
-from hjepa_lite.step_cost import step_cost_table
+from hjepa_lite.notebook.step_cost import step_cost_table
 
 
 def test_one_row_per_config_relative_to_the_first():

@@ -10,19 +10,19 @@ import torch
 import yaml
 from conftest import tiny_config
 
-import hjepa_lite.trainer as trainer_module
-from hjepa_lite.checkpoint import atomic_save, load_checkpoint
+import hjepa_lite.train.trainer as trainer_module
 from hjepa_lite.config import Config
-from hjepa_lite.run_checkpoint import load_trained
-from hjepa_lite.shapes import ShapesDataset
-from hjepa_lite.trainer import Trainer
+from hjepa_lite.data.shapes import ShapesDataset
+from hjepa_lite.train.checkpoint import atomic_save, load_checkpoint
+from hjepa_lite.train.run_checkpoint import load_trained
+from hjepa_lite.train.trainer import Trainer
 
 REPO = Path(__file__).parent.parent
 
 
 @pytest.fixture(scope="module")
 def data():
-    from hjepa_lite.datasets import train_transform
+    from hjepa_lite.data.datasets import train_transform
 
     return ShapesDataset("train", img_size=64, num_images=64, transform=train_transform(64))
 
@@ -274,7 +274,7 @@ def test_torchrun_two_cpu_ranks_end_with_identical_weights(tmp_path):
 
 NAN_ON_RANK_1 = """
 import os, sys, torch
-from hjepa_lite.trainer import Trainer
+from hjepa_lite.train.trainer import Trainer
 import yaml
 
 class Images(torch.utils.data.Dataset):

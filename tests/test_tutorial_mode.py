@@ -1,11 +1,12 @@
-"""hjepa_lite.tutorial_mode: HJEPA_FAST unset or 0 is learner mode, 1 is fast mode, anything
-else is refused. The module reads the variable when imported, so each case re-imports it."""
+"""hjepa_lite.notebook.tutorial_mode: HJEPA_FAST unset or 0 is learner mode, 1 is fast mode,
+anything else is refused. The module reads the variable when imported, so each case re-imports
+it."""
 
 import importlib
 
 import pytest
 
-import hjepa_lite.tutorial_mode as tutorial_mode
+import hjepa_lite.notebook.tutorial_mode as tutorial_mode
 
 
 def reload_with(monkeypatch, value):

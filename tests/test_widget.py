@@ -6,11 +6,12 @@ the shipped config of each setting, errors shown in the widget, and the settings
 import pytest
 import torch
 
-from hjepa_lite import FUSION_METHODS, FeaturePyramid, count_parameters, pretrained
-from hjepa_lite import widgets as widgets_module
-from hjepa_lite.compare import compare_fusion, compare_pretrained, pretrained_variant
-from hjepa_lite.encoder import PatchEncoder
-from hjepa_lite.widgets import PRETRAINED, FusionWidget
+from hjepa_lite import FUSION_METHODS, FeaturePyramid, count_parameters
+from hjepa_lite.model.encoder import PatchEncoder
+from hjepa_lite.notebook import widgets as widgets_module
+from hjepa_lite.notebook.compare import compare_fusion, compare_pretrained, pretrained_variant
+from hjepa_lite.notebook.widgets import PRETRAINED, FusionWidget
+from hjepa_lite.shipped import pretrained
 
 SHIPPED = pretrained.manifest()["models"]
 needs_weights = pytest.mark.skipif(not SHIPPED, reason="no shipped weights yet")
@@ -222,7 +223,7 @@ def test_the_bottom_up_path_adds_its_parameters_to_fpn_only(odd_widget):
 
 
 def test_widget_images_are_a_photo_and_named_shapes_at_the_asked_size():
-    from hjepa_lite.widgets import widget_images
+    from hjepa_lite.notebook.widgets import widget_images
 
     images = widget_images(32, shapes=3, patch_size=8)
     names = list(images)

@@ -9,9 +9,9 @@ import pytest
 import torch
 from PIL import Image
 
-from hjepa_lite.encoder import PatchEncoder
-from hjepa_lite.widget_gallery import gallery_states, save_gallery
-from hjepa_lite.widgets import FusionWidget
+from hjepa_lite.model.encoder import PatchEncoder
+from hjepa_lite.notebook.widget_gallery import gallery_states, save_gallery
+from hjepa_lite.notebook.widgets import FusionWidget
 
 
 def refuse(config: str):
@@ -66,12 +66,12 @@ def test_the_widget_is_left_as_it_was(widget, tmp_path):
     )
 
 
-# -- the mask explorer's gallery (hjepa_lite.mask_gallery) ---------------------------------
+# -- the mask explorer's gallery (hjepa_lite.notebook.mask_gallery) ------------------------
 
 
 def test_the_mask_gallery_has_one_figure_per_state_and_leaves_the_explorer(tmp_path):
-    from hjepa_lite.mask_explorer import MaskExplorer
-    from hjepa_lite.mask_gallery import gallery_keys, save_gallery
+    from hjepa_lite.notebook.mask_explorer import MaskExplorer
+    from hjepa_lite.notebook.mask_gallery import gallery_keys, save_gallery
 
     explorer = MaskExplorer(draws=64, batch=16, target_aspect=(1.0, 1.0))
     runs, cells = explorer.runs, explorer.stats["cells"].clone()
