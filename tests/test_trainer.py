@@ -335,3 +335,21 @@ def test_a_checkpoint_of_an_older_format_is_refused_with_the_reason(data, tmp_pa
         Trainer(tiny_config(steps=2), out_dir=tmp_path, progress=False, dataset=data)
     with pytest.raises(ValueError, match="earlier hjepa_lite"):
         load_trained(tmp_path)
+
+
+def test_a_checkpoint_names_no_module_of_the_package(data, tmp_path):
+    """last.pt holds tensors and plain data only (it loads with ``weights_only=True``): no class
+    path of hjepa_lite is pickled, so moving a module cannot stop an old checkpoint loading
+    (issue 28 moved every module; a run saved before the move resumes after it)."""
+    import pickletools
+    import zipfile
+
+    run(tiny_config(steps=1), data, tmp_path)
+    with zipfile.ZipFile(tmp_path / "last.pt") as archive:
+        (name,) = [n for n in archive.namelist() if n.endswith("data.pkl")]
+        pickled = archive.read(name)
+    found = {arg.split()[0] for op, arg, _ in pickletools.genops(pickled) if op.name == "GLOBAL"}
+    assert found and found <= {"collections", "torch", "torch._utils"}, found
+    assert b"hjepa_lite" not in pickled
+    model, _ = load_trained(tmp_path)
+    assert model.state_dict().keys() == load_checkpoint(tmp_path / "last.pt")["model"].keys()
