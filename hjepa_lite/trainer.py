@@ -37,6 +37,7 @@ from .checkpoint import (
     load_checkpoint,
 )
 from .config import Config
+from .context_loss import context_loss
 from .datasets import build_dataset
 from .distributed import (
     all_reduce_nanmean,
@@ -230,6 +231,16 @@ class Trainer:
         )
         reg = regularizer(self.config.loss.regularizer, outputs["context"], generator)
         loss = loss + self.config.loss.regularizer_weight * reg
+        if self.config.loss.context_weight > 0:  # V-JEPA 2.1's loss on the visible cells
+            visible = context_loss(
+                outputs,
+                masks.mask.to(self.device),
+                self.model.grid_size,
+                self.config.loss.level_weights,
+                self.config.loss.type,
+                self.model.hierarchy.pooling,
+            )
+            loss = loss + self.config.loss.context_weight * visible
         # Every rank learns whether any rank's loss is not finite, before backward (whose
         # gradient all-reduce would otherwise wait forever for the rank that stopped).
         bad_ranks = any_rank(not torch.isfinite(loss).item())
