@@ -57,6 +57,8 @@ wants one; a key given twice in one mapping is an error. Schema::
       level_weights: [1.0, 0.5, 0.25]   # one per level, finest first (default: 0.5**l)
       regularizer: none       # none | vicreg | sigreg: anti-collapse term on the context tokens
       regularizer_weight: 1.0 # its weight in the total loss (>= 0)
+      context_weight: 0.0     # V-JEPA 2.1's loss on visible cells too, weighted 1/sqrt(distance
+                              # to the mask) (>= 0; 0 = I-JEPA: hidden cells only)
     train:
       steps: 300              # optimizer steps (or set epochs instead)
       epochs: null            # epochs over the data set; overrides steps when set

@@ -53,6 +53,7 @@ _RANGES = {
     "masks.context_scale": Range(0, 1, low_open=True),
     "loss.level_weights": Range(0),
     "loss.regularizer_weight": Range(0),
+    "loss.context_weight": Range(0),
     "train.lr": Range(0, low_open=True),
     "train.min_lr": Range(0),
     "train.weight_decay": Range(0),

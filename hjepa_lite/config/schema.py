@@ -106,6 +106,7 @@ class LossConfig:
     level_weights: list[float] = field(default_factory=lambda: [1.0, 0.5, 0.25])
     regularizer: Regularizer = "none"
     regularizer_weight: float = 1.0
+    context_weight: float = 0.0
 
 
 @dataclass

@@ -36,6 +36,7 @@ from ..data.loader import make_train_loader
 from ..model.factory import build_model
 from ..model.hjepa import HJEPA
 from .checkpoint import FORMAT, atomic_save, atomic_write_json, check_writable_folder
+from .context_loss import context_loss
 from .distributed import (
     all_reduce_nanmean,
     any_rank,
@@ -195,6 +196,16 @@ class Trainer:
         )
         reg = regularizer(self.config.loss.regularizer, outputs["context"], generator)
         loss = loss + self.config.loss.regularizer_weight * reg
+        if self.config.loss.context_weight > 0:  # V-JEPA 2.1's loss on the visible cells
+            visible = context_loss(
+                outputs,
+                masks.mask.to(self.device),
+                self.model.grid_size,
+                self.config.loss.level_weights,
+                self.config.loss.type,
+                self.model.hierarchy.pooling,
+            )
+            loss = loss + self.config.loss.context_weight * visible
         # Every rank learns whether any rank's loss is not finite, before backward (whose
         # gradient all-reduce would otherwise wait forever for the rank that stopped).
         bad_ranks = any_rank(not torch.isfinite(loss).item())
