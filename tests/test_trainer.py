@@ -172,15 +172,15 @@ def test_the_trainer_builds_its_data_as_the_config_says(data, monkeypatch):
 
 
 def test_nan_loss_stops_with_the_step_named(data, tmp_path, monkeypatch):
-    real = trainer_module.hierarchical_loss
+    real = trainer_module.objective
     calls = {"n": 0}
 
     def nan_at_third_call(*args, **kwargs):
         calls["n"] += 1
-        loss, per_level = real(*args, **kwargs)
-        return (loss * float("nan") if calls["n"] == 3 else loss), per_level
+        loss, per_level, reg = real(*args, **kwargs)
+        return (loss * float("nan") if calls["n"] == 3 else loss), per_level, reg
 
-    monkeypatch.setattr(trainer_module, "hierarchical_loss", nan_at_third_call)
+    monkeypatch.setattr(trainer_module, "objective", nan_at_third_call)
     with pytest.raises(FloatingPointError, match=r"loss became nan at step 2.*last\.pt is intact"):
         run(tiny_config(), data, tmp_path)
     assert load_checkpoint(tmp_path / "last.pt")["step"] == 2

@@ -1,4 +1,4 @@
 """Pre-training: ``trainer`` (the loop), ``run_checkpoint`` (a run's ``last.pt``: loading and
 resuming), ``optimizer`` (parameter groups, schedules), ``schedules``, ``loss``,
-``regularizers``, ``rank_monitor`` (RankMe during training), ``checkpoint`` (atomic files)
-and ``distributed`` (torchrun)."""
+``context_loss`` (the loss on visible cells), ``regularizers``, ``rank_monitor`` (RankMe
+during training), ``checkpoint`` (atomic files) and ``distributed`` (torchrun)."""

@@ -5,7 +5,8 @@ One optimizer step::
     lr, weight decay, EMA momentum  <- schedules at this step
     masks   <- multi-block sampler (context block minus 4 target blocks)
     outputs <- model(images, mask, target_mask)            (DDP-wrapped under torchrun)
-    loss    <- sum_l w_l * loss_l on the valid target cells of each level
+    loss    <- objective: sum_l w_l * loss_l on the valid target cells of each level,
+               + the regularizer (+ the loss on visible cells)
     AdamW step (no weight decay on biases and norms), gradient clipping
     EMA     <- target = m * target + (1 - m) * online      once, after the optimizer step
 
@@ -36,7 +37,6 @@ from ..data.loader import make_train_loader
 from ..model.factory import build_model
 from ..model.hjepa import HJEPA
 from .checkpoint import FORMAT, atomic_save, atomic_write_json, check_writable_folder
-from .context_loss import context_loss
 from .distributed import (
     all_reduce_nanmean,
     any_rank,
@@ -46,10 +46,9 @@ from .distributed import (
     is_main,
     world,
 )
-from .loss import hierarchical_loss
+from .objective import objective
 from .optimizer import param_groups, set_schedules
 from .rank_monitor import RankMonitor, batch_std
-from .regularizers import regularizer
 from .run_checkpoint import CHECKPOINT, load_weights, read_run, resume_conflicts
 
 __all__ = ["Trainer"]
@@ -191,21 +190,14 @@ class Trainer:
             masks.mask.to(self.device),
             target_mask=masks.target_mask.to(self.device),
         )
-        loss, per_level = hierarchical_loss(
-            outputs, self.config.loss.level_weights, self.config.loss.type
+        loss, per_level, reg = objective(
+            self.config.loss,
+            outputs,
+            masks.mask.to(self.device),
+            self.model.grid_size,
+            self.model.hierarchy.pooling,
+            generator,
         )
-        reg = regularizer(self.config.loss.regularizer, outputs["context"], generator)
-        loss = loss + self.config.loss.regularizer_weight * reg
-        if self.config.loss.context_weight > 0:  # V-JEPA 2.1's loss on the visible cells
-            visible = context_loss(
-                outputs,
-                masks.mask.to(self.device),
-                self.model.grid_size,
-                self.config.loss.level_weights,
-                self.config.loss.type,
-                self.model.hierarchy.pooling,
-            )
-            loss = loss + self.config.loss.context_weight * visible
         # Every rank learns whether any rank's loss is not finite, before backward (whose
         # gradient all-reduce would otherwise wait forever for the rank that stopped).
         bad_ranks = any_rank(not torch.isfinite(loss).item())
