@@ -159,9 +159,11 @@ def test_a_checkpoint_from_before_a_new_config_key_still_resumes(data, tmp_path)
 def test_the_trainer_builds_its_data_as_the_config_says(data, monkeypatch):
     """data.augment reaches build_dataset, and so does the encoder's patch size (Shapes sizes
     its objects in patches)."""
+    import hjepa_lite.data.loader as loader_module
+
     calls = []
     monkeypatch.setattr(
-        trainer_module, "build_dataset", lambda *args, **kwargs: calls.append(kwargs) or data
+        loader_module, "build_dataset", lambda *args, **kwargs: calls.append(kwargs) or data
     )
     for augment, patch_size in ((False, 16), (True, 8)):
         config = tiny_config(steps=1)

@@ -5,6 +5,7 @@ The keys, their defaults and their meaning are in :mod:`hjepa_lite.config`'s doc
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -157,6 +158,17 @@ class Config:
             )
         if config.train.steps is None and config.train.epochs is None:
             raise ValueError("config section 'train' needs 'steps' or 'epochs'")
+        return config
+
+    @classmethod
+    def coerce(cls, config: Config | Mapping[str, Any] | str | os.PathLike) -> Config:
+        """A YAML path, a mapping or a Config -> a validated Config. A Config object is
+        checked again (it may have been edited after loading, as the CLI's ``--steps``)."""
+        if isinstance(config, str | os.PathLike):
+            return cls.from_yaml(config)
+        if not isinstance(config, Config):
+            return cls.from_dict(config)
+        cls.from_dict(config.to_dict())
         return config
 
     @classmethod

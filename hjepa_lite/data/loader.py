@@ -16,7 +16,10 @@ from collections.abc import Iterator
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
-__all__ = ["ResumableSampler", "SeededAugmentation", "make_train_loader"]
+from ..config import Config
+from .datasets import build_dataset
+
+__all__ = ["ResumableSampler", "SeededAugmentation", "make_train_loader", "train_loader"]
 
 
 class SeededAugmentation(Dataset):
@@ -92,3 +95,24 @@ def make_train_loader(
         generator=torch.Generator().manual_seed(seed),  # not the global RNG
         persistent_workers=False,
     )
+
+
+def train_loader(
+    config: Config, patch_size: int, rank: int, world_size: int, dataset: Dataset | None = None
+) -> DataLoader:
+    """The loader of a run: ``config.data``'s training set (or ``dataset``), shuffled by
+    ``config.train.seed`` and sharded for DDP rank ``rank`` of ``world_size``."""
+    data = config.data
+    if dataset is None:
+        dataset = build_dataset(
+            data.dataset,
+            split="train",
+            img_size=config.model.img_size,
+            root=data.root,
+            download=data.download,
+            augment=data.augment,
+            patch_size=patch_size,
+            fresh_images=data.fresh_images,
+        )
+    seed = config.train.seed
+    return make_train_loader(dataset, data.batch_size, seed, data.num_workers, world_size, rank)

@@ -22,6 +22,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +33,7 @@ from tqdm.auto import tqdm
 
 from ..config import Config
 from ..core.masks import MultiBlockMaskSampler
-from ..data.datasets import build_dataset
-from ..data.loader import make_train_loader
+from ..data.loader import train_loader
 from ..model.factory import build_model
 from ..model.hjepa import HJEPA
 from .checkpoint import FORMAT, atomic_save, atomic_write_json, check_writable_folder
@@ -96,12 +96,7 @@ class Trainer:
         resume: bool = True,
         rank_every: int = 25,
     ) -> None:
-        if isinstance(config, str | os.PathLike):
-            config = Config.from_yaml(config)
-        elif not isinstance(config, Config):
-            config = Config.from_dict(config)
-        else:  # edited after loading (the CLI's --steps): the same checks, before anything runs
-            Config.from_dict(config.to_dict())
+        config = Config.coerce(config)
         self.config = config
         # a file or a read-only folder fails here, not at the first checkpoint
         self.out_dir = None if out_dir is None else check_writable_folder(out_dir, "out_dir")
@@ -122,37 +117,12 @@ class Trainer:
             if self.world_size > 1
             else None
         )
-        if dataset is None:
-            dataset = build_dataset(
-                config.data.dataset,
-                split="train",
-                img_size=config.model.img_size,
-                root=config.data.root,
-                download=config.data.download,
-                augment=config.data.augment,
-                patch_size=self.model.context_encoder.patch_size,
-                fresh_images=config.data.fresh_images,
-            )
-        self.loader = make_train_loader(
-            dataset,
-            config.data.batch_size,
-            config.train.seed,
-            config.data.num_workers,
-            self.world_size,
-            self.rank,
-        )
+        patch_size = self.model.context_encoder.patch_size
+        self.loader = train_loader(config, patch_size, self.rank, self.world_size, dataset)
         self.steps_per_epoch = self.loader.sampler.num_samples // config.data.batch_size
         epochs = config.train.epochs
         self.total_steps = epochs * self.steps_per_epoch if epochs else config.train.steps
-        masks = config.masks
-        self.masks = MultiBlockMaskSampler(
-            self.model.grid_size,
-            num_targets=masks.num_targets,
-            target_scale=masks.target_scale,
-            target_aspect=masks.target_aspect,
-            context_scale=masks.context_scale,
-            min_context=masks.min_context,
-        )
+        self.masks = MultiBlockMaskSampler(self.model.grid_size, **asdict(config.masks))
         # Fail now, not after checkpoints were written, if the masks cannot be drawn on this
         # grid (the sampler's ValueError names the masks keys to change).
         self.masks(max(256, config.data.batch_size), generator=torch.Generator().manual_seed(0))
