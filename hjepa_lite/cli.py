@@ -36,6 +36,7 @@ def _params(args: argparse.Namespace) -> None:
 
 
 def _train(args: argparse.Namespace) -> None:
+    from .train.distributed import close_distributed
     from .train.trainer import Trainer  # imports the data and training stack only when training
 
     config = Config.from_yaml(args.config)
@@ -45,14 +46,17 @@ def _train(args: argparse.Namespace) -> None:
         config.train.steps, config.train.epochs = args.steps, None
     if args.epochs is not None:
         config.train.epochs = args.epochs
-    trainer = Trainer(
-        config,
-        out_dir=out,
-        device=args.device,
-        progress=not args.no_progress,
-        resume=not args.fresh,
-    )
-    history = trainer.fit()
+    try:
+        trainer = Trainer(
+            config,
+            out_dir=out,
+            device=args.device,
+            progress=not args.no_progress,
+            resume=not args.fresh,
+        )
+        history = trainer.fit()
+    finally:
+        close_distributed()  # under torchrun: leave the group before the process exits
     if trainer.rank == 0:
         last = {key: round(values[-1], 4) for key, values in history.items() if values}
         print(f"finished step {trainer.step} of {trainer.total_steps}; last values: {last}")

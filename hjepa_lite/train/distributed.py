@@ -20,6 +20,7 @@ __all__ = [
     "any_rank",
     "check_replicas",
     "choose_device",
+    "close_distributed",
     "collective_device",
     "init_distributed",
     "is_main",
@@ -56,6 +57,14 @@ def init_distributed(device: torch.device) -> None:
         if device.type == "cuda":
             torch.cuda.set_device(device)
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+
+
+def close_distributed() -> None:
+    """Leave the process group, if joined. A torchrun worker that exits with its group still
+    up can abort in teardown (gloo's threads: "terminate called without an active
+    exception") after its work is done."""
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def world() -> tuple[int, int]:
