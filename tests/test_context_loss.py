@@ -7,8 +7,10 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hjepa_lite.model.geometry import level_grid_sizes
+from hjepa_lite.model.geometry import PyramidGeometry, level_grid_sizes
 from hjepa_lite.train.context_loss import context_loss, context_weights, distance_to_hidden
+
+GRID = PyramidGeometry((4, 4), num_levels=2)  # 4x4 patches: levels of 4x4 and 2x2 cells
 
 
 def one_hidden(grid=(4, 4), at=(0, 0)):
@@ -26,7 +28,7 @@ def test_distance_is_euclidean_to_the_nearest_hidden_patch():
 
 
 def test_a_cell_with_a_hidden_patch_weighs_nothing_and_a_visible_cell_the_mean_of_its_patches():
-    weights = context_weights(one_hidden(), (4, 4), num_levels=2)
+    weights = context_weights(one_hidden(), PyramidGeometry((4, 4), num_levels=2))
     level0 = weights[0].view(4, 4)
     assert level0[0, 0] == 0 and level0[0, 1] == 1
     torch.testing.assert_close(level0[2, 2], torch.tensor(math.sqrt(8) ** -0.5))  # d = sqrt(8)
@@ -43,7 +45,7 @@ def test_weights_are_in_0_1_and_zero_exactly_where_a_cell_touches_the_mask(h, w,
     g = torch.Generator().manual_seed(seed)
     mask = torch.rand(3, h * w, generator=g) < 0.4
     mask[:, 0] = True  # at least one hidden patch
-    weights = context_weights(mask, (h, w), levels)
+    weights = context_weights(mask, PyramidGeometry((h, w), levels))
     sizes = level_grid_sizes((h, w), levels)
     assert [tuple(x.shape) for x in weights] == [(3, a * b) for a, b in sizes]
     for x in weights:
@@ -62,7 +64,7 @@ def outputs_for(mask, seed=0, sizes=(16, 4)):
 def test_hidden_cells_do_not_count_and_get_no_gradient():
     mask = one_hidden()
     outputs = outputs_for(mask)
-    loss = context_loss(outputs, mask, (4, 4), [1.0, 0.5])
+    loss = context_loss(outputs, mask, GRID, [1.0, 0.5])
     loss.backward()
     grad0 = outputs["predictions"][0].grad
     assert grad0[0, 0].abs().sum() == 0  # the hidden patch
@@ -71,15 +73,15 @@ def test_hidden_cells_do_not_count_and_get_no_gradient():
     changed = {k: [t.detach().clone() for t in v] for k, v in outputs.items()}
     changed["predictions"][0][0, 0] = 1e6
     changed["predictions"][1][0, 0] = -1e6
-    torch.testing.assert_close(loss, context_loss(changed, mask, (4, 4), [1.0, 0.5]))
+    torch.testing.assert_close(loss, context_loss(changed, mask, GRID, [1.0, 0.5]))
 
 
 def test_the_loss_is_the_weighted_mean_error_over_visible_cells():
     mask = one_hidden()
     outputs = outputs_for(mask)
-    loss = context_loss(outputs, mask, (4, 4), [1.0, 0.0], loss_type="mse")
+    loss = context_loss(outputs, mask, GRID, [1.0, 0.0], loss_type="mse")
     err = ((outputs["predictions"][0] - outputs["targets"][0]) ** 2).mean(-1)[0]
-    weight = context_weights(mask, (4, 4), 2)[0][0]
+    weight = context_weights(mask, GRID)[0][0]
     torch.testing.assert_close(loss, (weight * err)[1:].sum() / 15)
 
 
@@ -88,7 +90,7 @@ def test_perfect_predictions_on_visible_cells_give_zero():
     outputs = outputs_for(mask)
     outputs["targets"] = [p.detach().clone() for p in outputs["predictions"]]
     outputs["targets"][0][0, 0] += 5.0  # a hidden cell: ignored
-    assert context_loss(outputs, mask, (4, 4), [1.0, 0.5]).item() == 0.0
+    assert context_loss(outputs, mask, GRID, [1.0, 0.5]).item() == 0.0
 
 
 def test_the_trainer_adds_the_term_with_its_weight_and_not_without(data_64):

@@ -44,7 +44,7 @@ from .bottom_up import BottomUpPath
 from .fusion import fusion_class
 from .geometry import PyramidGeometry
 from .linear_norm import LinearNorm
-from .pyramid import build_pyramid
+from .pyramid import pool_levels
 from .resample import NoUpsample, upsampler_class
 from .top_down import TopDownLayer, TopDownStep
 
@@ -135,15 +135,12 @@ class FeaturePyramid(nn.Module):
         mode = step_upsample(fusion_method, upsample) if use_fpn else upsample
         if bottom_up and not use_fpn:
             raise ValueError("bottom_up=True (PANet) needs use_fpn=True: it follows the FPN")
-        self.grid_size = tuple(grid_size)
-        self.num_levels = num_levels
-        self.pooling = pooling
         self.use_fpn = use_fpn
         self.fusion_method = fusion_method
         self.upsample = upsample
         self.bottom_up = bottom_up
-        self.geometry = geometry = PyramidGeometry(self.grid_size, num_levels, pooling)
-        self.level_sizes = sizes = list(geometry.level_sizes)
+        self.geometry = geometry = PyramidGeometry(tuple(grid_size), num_levels, pooling)
+        sizes = list(geometry.level_sizes)
         widths = _level_widths(feature_dim, embed_dim, num_levels)
         self.feature_dims = widths if use_fpn else [embed_dim] * num_levels
 
@@ -169,6 +166,24 @@ class FeaturePyramid(nn.Module):
             self.bottom_up_path = BottomUpPath(widths, sizes, factor) if bottom_up else None
         self.project = nn.ModuleList(OutputProjection(w, embed_dim) for w in self.feature_dims)
 
+    # The pyramid's shape, read from its geometry (held once, never copied).
+    @property
+    def grid_size(self) -> tuple[int, int]:
+        return self.geometry.grid_size
+
+    @property
+    def num_levels(self) -> int:
+        return self.geometry.num_levels
+
+    @property
+    def pooling(self) -> Pooling:
+        return self.geometry.pooling
+
+    @property
+    def level_sizes(self) -> list[tuple[int, int]]:
+        """``(h_l, w_l)`` per level, finest first."""
+        return list(self.geometry.level_sizes)
+
     @property
     def feature_dim(self) -> int:
         """Width of level 0 (the FPN width when every level has the same)."""
@@ -176,7 +191,7 @@ class FeaturePyramid(nn.Module):
 
     def pooled_levels(self, tokens: torch.Tensor) -> list[torch.Tensor]:
         """The parameter-free bottom-up pyramid: ``[(B, N_l, D)]``."""
-        return build_pyramid(tokens, self.grid_size, self.num_levels, self.pooling)[0]
+        return pool_levels(tokens, self.geometry)
 
     def top_down_pass(
         self, levels: list[torch.Tensor]

@@ -37,7 +37,7 @@ from ..core.grid import gather_tokens
 from .encoder import PatchEncoder
 from .fpn import FeaturePyramid
 from .predictor import Predictor
-from .pyramid import target_mask_pyramid, top_down_sum
+from .pyramid import mask_levels, top_down_sum
 
 __all__ = ["HJEPA"]
 
@@ -194,9 +194,7 @@ class HJEPA(nn.Module):
         predictions, context = self._predict(images, mask, num_hidden)
         tokens = self.target_tokens(images)  # both run under no_grad
         targets = self.target_pyramid(tokens)
-        target_masks = target_mask_pyramid(
-            target_mask, self.grid_size, self.num_levels, self.hierarchy.pooling
-        )
+        target_masks = mask_levels(target_mask, self.hierarchy.geometry)
         sizes = list(self.hierarchy.level_sizes)
         if not return_all_levels:
             predictions, targets, target_masks, sizes = (

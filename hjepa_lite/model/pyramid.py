@@ -38,6 +38,8 @@ from .resample import upsample_tokens  # re-exported: public API of this module 
 
 __all__ = [
     "build_pyramid",
+    "mask_levels",
+    "pool_levels",
     "pool_mask",
     "pool_tokens",
     "pooling_groups",
@@ -60,24 +62,31 @@ def pool_tokens(
     return on_grid(lambda grid: F.avg_pool2d(grid, kernel, ceil_mode=True), tokens, size)
 
 
+def pool_levels(tokens: torch.Tensor, geometry: PyramidGeometry) -> list[torch.Tensor]:
+    """Pool ``(B, N, D)`` patch tokens into ``geometry``'s levels ``[(B, N_l, D)]``, finest
+    first; level 0 is ``tokens`` itself."""
+    finest = geometry.level_sizes[0]
+    if tokens.shape[1] != geometry.num_cells[0]:
+        h, w = geometry.grid_size
+        raise ValueError(
+            f"tokens have {tokens.shape[1]} positions but the grid {geometry.grid_size} has {h * w}"
+        )
+    coarser = range(1, geometry.num_levels)
+    pooling = geometry.pooling
+    return [tokens] + [pool_tokens(tokens, finest, pooling, factor=2**level) for level in coarser]
+
+
 def build_pyramid(
     tokens: torch.Tensor, grid_size: GridSize, num_levels: int, pooling: Pooling = DEFAULT_POOLING
 ) -> tuple[list[torch.Tensor], list[GridSize]]:
     """Pool ``(B, N, D)`` patch tokens into ``num_levels`` levels.
 
     Returns the per-level tokens ``[(B, N_0, D), (B, N_1, D), ...]`` (finest first) and
-    their grid sizes. Level 0 is ``tokens`` itself.
+    their grid sizes. Level 0 is ``tokens`` itself. (A part that holds its
+    :class:`PyramidGeometry` calls :func:`pool_levels`.)
     """
-    sizes = list(PyramidGeometry(grid_size, num_levels, pooling).level_sizes)
-    if tokens.shape[1] != sizes[0][0] * sizes[0][1]:
-        raise ValueError(
-            f"tokens have {tokens.shape[1]} positions but the grid {grid_size} has "
-            f"{grid_size[0] * grid_size[1]}"
-        )
-    levels = [tokens] + [
-        pool_tokens(tokens, sizes[0], pooling, factor=2**level) for level in range(1, num_levels)
-    ]
-    return levels, sizes
+    geometry = PyramidGeometry(grid_size, num_levels, pooling)
+    return pool_levels(tokens, geometry), list(geometry.level_sizes)
 
 
 def top_down_sum(levels: list[torch.Tensor], sizes: list[GridSize]) -> list[torch.Tensor]:
@@ -103,6 +112,15 @@ def pool_mask(
     return rearrange(any_outside == 0, "b 1 h w -> b (h w)")
 
 
+def mask_levels(mask: torch.Tensor, geometry: PyramidGeometry) -> list[torch.Tensor]:
+    """Per-level masks ``[(B, N_l)]`` of a ``(B, N)`` boolean mask on ``geometry``'s grid: a
+    level-l cell is True only if every patch it covers is True."""
+    masks = [mask]
+    for size in geometry.level_sizes[:-1]:
+        masks.append(pool_mask(masks[-1], size, geometry.pooling))
+    return masks
+
+
 def target_mask_pyramid(
     target_mask: torch.Tensor,
     grid_size: GridSize,
@@ -110,12 +128,8 @@ def target_mask_pyramid(
     pooling: Pooling = DEFAULT_POOLING,
 ) -> list[torch.Tensor]:
     """Per-level target masks ``[(B, N_l)]``: a level-l cell counts in the loss only if the
-    whole area it covers is a target at level 0."""
-    sizes = PyramidGeometry(grid_size, num_levels, pooling).level_sizes
-    masks = [target_mask]
-    for size in sizes[:-1]:
-        masks.append(pool_mask(masks[-1], size, pooling))
-    return masks
+    whole area it covers is a target at level 0 (:func:`mask_levels` on a new geometry)."""
+    return mask_levels(target_mask, PyramidGeometry(grid_size, num_levels, pooling))
 
 
 def pooling_groups(

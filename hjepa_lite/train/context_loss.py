@@ -22,54 +22,60 @@ the grid the dense probes read (:meth:`~hjepa_lite.model.hjepa.HJEPA.online_leve
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 import torch
-import torch.nn.functional as F
 
 from ..core.grid import GridSize
-from ..model.pyramid import build_pyramid, target_mask_pyramid
+from ..model.geometry import PyramidGeometry
+from ..model.pyramid import mask_levels, pool_levels
+from .loss import regression_error
 
 __all__ = ["context_loss", "context_weights", "distance_to_hidden"]
+
+
+@lru_cache(maxsize=8)
+def _patch_distances(grid_size: GridSize) -> torch.Tensor:
+    """``(N, N)``: the Euclidean distance, in patches, between every two patches of a grid."""
+    rows, cols = torch.meshgrid(
+        torch.arange(grid_size[0]), torch.arange(grid_size[1]), indexing="ij"
+    )
+    points = torch.stack([rows.flatten(), cols.flatten()], dim=1).float()
+    return torch.cdist(points, points)
 
 
 def distance_to_hidden(mask: torch.Tensor, grid_size: GridSize) -> torch.Tensor:
     """``(B, N)`` bool mask (True = hidden) -> ``(B, N)``: each patch's Euclidean distance,
     in patches, to the nearest hidden patch (0 for a hidden patch)."""
-    h, w = grid_size
-    rows, cols = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
-    points = torch.stack([rows.flatten(), cols.flatten()], dim=1).float().to(mask.device)
-    between = torch.cdist(points, points)  # (N, N)
+    between = _patch_distances(tuple(grid_size)).to(mask.device)
     far = torch.finfo(between.dtype).max
     to_hidden = between.unsqueeze(0).masked_fill(~mask.unsqueeze(1), far)  # (B, N, N)
     return to_hidden.amin(dim=2)
 
 
-def context_weights(
-    mask: torch.Tensor, grid_size: GridSize, num_levels: int, pooling: str = "2d"
-) -> list[torch.Tensor]:
+def context_weights(mask: torch.Tensor, geometry: PyramidGeometry) -> list[torch.Tensor]:
     """Per-level weights ``[(B, N_l)]`` of the visible cells: the mean of ``1 / sqrt(d)``
     over a cell's patches if every one is visible, else 0."""
-    distance = distance_to_hidden(mask, grid_size)
+    distance = distance_to_hidden(mask, geometry.grid_size)
     per_patch = torch.where(mask, 0.0, distance.clamp_min(1.0).rsqrt())
-    levels, _ = build_pyramid(per_patch.unsqueeze(-1), grid_size, num_levels, pooling)
-    visible = target_mask_pyramid(~mask, grid_size, num_levels, pooling)
+    levels = pool_levels(per_patch.unsqueeze(-1), geometry)
+    visible = mask_levels(~mask, geometry)
     return [level.squeeze(-1) * cells for level, cells in zip(levels, visible, strict=True)]
 
 
 def context_loss(
     outputs: dict,
     mask: torch.Tensor,
-    grid_size: GridSize,
+    geometry: PyramidGeometry,
     weights: Sequence[float],
     loss_type: str = "smooth_l1",
-    pooling: str = "2d",
 ) -> torch.Tensor:
-    """``outputs`` of :meth:`HJEPA.forward`, its ``(B, N)`` mask and the patch grid -> the
-    weighted error of the online levels against the targets on the visible cells (a scalar;
-    0, in the graph, if no level has a visible cell)."""
-    error = F.smooth_l1_loss if loss_type == "smooth_l1" else F.mse_loss
+    """``outputs`` of :meth:`HJEPA.forward`, its ``(B, N)`` mask and the pyramid's geometry
+    (``model.hierarchy.geometry``) -> the weighted error of the online levels against the
+    targets on the visible cells (a scalar; 0, in the graph, if no level has a visible cell)."""
+    error = regression_error(loss_type)
     predictions, targets = outputs["predictions"], outputs["targets"]
-    cells = context_weights(mask.bool(), grid_size, len(predictions), pooling)
+    cells = context_weights(mask.bool(), geometry)
     total = predictions[0].sum() * 0.0
     for weight, pred, target, cell in zip(weights, predictions, targets, cells, strict=True):
         visible = cell > 0

@@ -15,9 +15,18 @@ from math import nan
 import torch
 import torch.nn.functional as F
 
-__all__ = ["LOSS_TYPES", "hierarchical_loss"]
+from ..core.registry import resolve
 
-LOSS_TYPES = ("smooth_l1", "mse")
+__all__ = ["ERRORS", "LOSS_TYPES", "hierarchical_loss", "regression_error"]
+
+# loss.type -> the per-element regression error (called with the torch.nn.functional API)
+ERRORS = {"smooth_l1": F.smooth_l1_loss, "mse": F.mse_loss}
+LOSS_TYPES = tuple(ERRORS)
+
+
+def regression_error(loss_type: str):
+    """The error function of ``loss.type`` (ValueError naming the valid choices)."""
+    return resolve(ERRORS, "loss_type", loss_type)
 
 
 def hierarchical_loss(
@@ -25,15 +34,13 @@ def hierarchical_loss(
 ) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """``outputs`` from :meth:`HJEPA.forward` -> (total loss, detached per-level losses;
     NaN for a level without a valid cell)."""
-    if loss_type not in LOSS_TYPES:
-        raise ValueError(f"loss_type={loss_type!r} is not supported; valid choices: {LOSS_TYPES}")
+    error = regression_error(loss_type)
     keys = ("predictions", "targets", "target_masks")
     levels = list(zip(*(outputs[key] for key in keys), strict=True))
     if len(weights) != len(levels):
         raise ValueError(
             f"the model has {len(levels)} levels but {len(weights)} weights were given"
         )
-    error = F.smooth_l1_loss if loss_type == "smooth_l1" else F.mse_loss
     total = levels[0][0].new_zeros(())
     per_level = []
     for weight, (pred, target, valid) in zip(weights, levels, strict=True):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from ..config import LossConfig
-from ..core.grid import GridSize
+from ..model.geometry import PyramidGeometry
 from .context_loss import context_loss
 from .loss import hierarchical_loss
 from .regularizers import regularizer
@@ -22,16 +22,16 @@ def objective(
     loss: LossConfig,
     outputs: dict,
     mask: torch.Tensor,
-    grid_size: GridSize,
-    pooling: str,
+    geometry: PyramidGeometry,
     generator: torch.Generator,
 ) -> tuple[torch.Tensor, list[torch.Tensor], torch.Tensor]:
-    """``outputs`` of :meth:`HJEPA.forward` and its ``(B, N)`` mask -> (total, the detached
-    per-level losses of the hidden cells, the regularizer before its weight)."""
+    """``outputs`` of :meth:`HJEPA.forward`, its ``(B, N)`` mask and the pyramid's geometry
+    (``model.hierarchy.geometry``) -> (total, the detached per-level losses of the hidden
+    cells, the regularizer before its weight)."""
     total, per_level = hierarchical_loss(outputs, loss.level_weights, loss.type)
     reg = regularizer(loss.regularizer, outputs["context"], generator)
     total = total + loss.regularizer_weight * reg
     if loss.context_weight > 0:
-        visible = context_loss(outputs, mask, grid_size, loss.level_weights, loss.type, pooling)
+        visible = context_loss(outputs, mask, geometry, loss.level_weights, loss.type)
         total = total + loss.context_weight * visible
     return total, per_level, reg

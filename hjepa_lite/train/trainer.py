@@ -155,19 +155,14 @@ class Trainer:
         torch.manual_seed(generator.initial_seed() + 1)  # drop-path, if enabled
         values = set_schedules(self.optimizer, self.config.train, self.step, self.total_steps)
         masks = self.masks(images.shape[0], generator=generator)
+        mask = masks.mask.to(self.device)
         outputs = (self.ddp or self.model)(
             images.to(self.device, non_blocking=True),
-            masks.mask.to(self.device),
+            mask,
             target_mask=masks.target_mask.to(self.device),
         )
-        loss, per_level, reg = objective(
-            self.config.loss,
-            outputs,
-            masks.mask.to(self.device),
-            self.model.grid_size,
-            self.model.hierarchy.pooling,
-            generator,
-        )
+        geometry = self.model.hierarchy.geometry
+        loss, per_level, reg = objective(self.config.loss, outputs, mask, geometry, generator)
         # Every rank learns whether any rank's loss is not finite, before backward (whose
         # gradient all-reduce would otherwise wait forever for the rank that stopped).
         bad_ranks = any_rank(not torch.isfinite(loss).item())
